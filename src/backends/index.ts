@@ -1,0 +1,178 @@
+// createBackends(): owns one Throttler (the Target) per BackendSpec key plus whatever feeds it endpoints —
+// resolved static upstreams, local processes, cluster addresses. sync() diffs snapshots by key: new keys are
+// created, changed specs are updated in place (the queue survives a reload), removed keys are drained and stopped.
+import type { Logger } from 'pino';
+import type { BackendSpec } from '../model/snapshot.js';
+import type { Backends, Target } from './types.js';
+import { child } from '../observability/logger.js';
+import { DEFAULT_QUEUE_LIMITS, Throttler, monotonicMs, type Clock, type QueueLimits } from '../activator/throttler.js';
+import { addGaugeSource, removeGaugeSource, type ThrottlerGaugeSource } from '../activator/metrics.js';
+import { ProcessPool } from './process-runner.js';
+import { StaticUpstreams, systemLookup, type LookupAll } from './static-upstreams.js';
+import { AddressList } from './address-list.js';
+
+export interface BackendsOptions {
+  dataDir?: string;
+  logger?: Logger;
+  /** Activator queue bounds (config-wharf `activator-queue-max-requests` / `activator-queue-max-bytes`). */
+  queueLimits?: Partial<QueueLimits>;
+  /** Host name lookup for static upstreams (tests inject one). */
+  lookup?: LookupAll;
+  /** Static upstream re-resolution period. */
+  resolveIntervalMs?: number;
+  /** SIGTERM → SIGKILL grace for revision processes. */
+  killGraceMs?: number;
+  /** Longest wait for in-flight requests before a process is stopped. */
+  drainTimeoutMs?: number;
+  clock?: Clock;
+  /**
+   * Called for each new process-backed target; returns the initial scale. Phase 1 default: 1 process per
+   * revision started at sync(). The scaler replaces this.
+   */
+  processScaler?: ProcessScaler;
+}
+
+/** Drives the instance count of process-backed revisions (the built-in KPA plugs in here). */
+export interface ProcessScaler {
+  attach(t: Throttler, pool: ProcessPool): void;
+  update?(t: Throttler, pool: ProcessPool): void;
+  detach(t: Throttler, pool: ProcessPool): void;
+}
+
+interface Feed {
+  update(spec: BackendSpec): void;
+  stop(): Promise<void>;
+}
+
+interface Live {
+  throttler: Throttler;
+  feed: Feed;
+  kind: BackendSpec['source']['kind'];
+  pool: ProcessPool | null;
+}
+
+export class BackendsImpl implements Backends, ThrottlerGaugeSource {
+  private readonly live = new Map<string, Live>();
+  private readonly log: Logger;
+  private limits: QueueLimits;
+  private closed = false;
+  private readonly stopping = new Set<Promise<void>>();
+
+  constructor(private readonly opts: BackendsOptions = {}) {
+    this.log = opts.logger ?? child('backends');
+    this.limits = { ...DEFAULT_QUEUE_LIMITS, ...opts.queueLimits };
+    addGaugeSource(this);
+  }
+
+  sync(specs: ReadonlyMap<string, BackendSpec>): void {
+    if (this.closed) return;
+    for (const [key, spec] of specs) {
+      const cur = this.live.get(key);
+      if (!cur) {
+        this.live.set(key, this.create(spec));
+        continue;
+      }
+      cur.throttler.updateSpec(spec);
+      if (cur.kind !== spec.source.kind) {
+        // A different kind of backend: new feed, same throttler (queued requests wait for the new endpoints).
+        this.retire(cur);
+        const fresh = this.createFeed(spec, cur.throttler);
+        cur.feed = fresh.feed;
+        cur.pool = fresh.pool;
+        cur.kind = spec.source.kind;
+      } else {
+        cur.feed.update(spec);
+        if (cur.pool) this.opts.processScaler?.update?.(cur.throttler, cur.pool);
+      }
+    }
+    for (const [key, cur] of this.live) {
+      if (specs.has(key)) continue;
+      this.live.delete(key);
+      cur.throttler.close();
+      this.retire(cur);
+    }
+  }
+
+  get(key: string): Target | undefined {
+    return this.live.get(key)?.throttler;
+  }
+
+  /** The throttler for a key (tests, debug, the scaler). */
+  throttler(key: string): Throttler | undefined {
+    return this.live.get(key)?.throttler;
+  }
+
+  pool(key: string): ProcessPool | undefined {
+    return this.live.get(key)?.pool ?? undefined;
+  }
+
+  keys(): string[] {
+    return [...this.live.keys()];
+  }
+
+  setQueueLimits(limits: Partial<QueueLimits>): void {
+    this.limits = { ...this.limits, ...limits };
+    for (const l of this.live.values()) l.throttler.setLimits(this.limits);
+  }
+
+  forEachThrottler(fn: (labels: { namespace: string; service: string; revision: string }, concurrency: number, queue: number, ready: number) => void): void {
+    for (const l of this.live.values()) {
+      const t = l.throttler;
+      const s = t.spec;
+      fn({ namespace: s.namespace, service: s.service, revision: s.revision }, t.stats.concurrency, t.queueDepth, t.readyCount);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    removeGaugeSource(this);
+    for (const cur of this.live.values()) {
+      cur.throttler.close('shutting down');
+      this.retire(cur);
+    }
+    this.live.clear();
+    await Promise.all([...this.stopping]);
+  }
+
+  private create(spec: BackendSpec): Live {
+    const throttler = new Throttler(spec, this.limits, this.opts.clock ?? monotonicMs);
+    const { feed, pool } = this.createFeed(spec, throttler);
+    return { throttler, feed, pool, kind: spec.source.kind };
+  }
+
+  private createFeed(spec: BackendSpec, throttler: Throttler): { feed: Feed; pool: ProcessPool | null } {
+    const log = this.log.child({ backend: spec.key });
+    switch (spec.source.kind) {
+      case 'static':
+        return { feed: new StaticUpstreams(spec, throttler, log, this.opts.lookup ?? systemLookup, this.opts.resolveIntervalMs ?? 30_000), pool: null };
+      case 'process': {
+        const pool = new ProcessPool(spec, throttler, {
+          logger: this.log,
+          killGraceMs: this.opts.killGraceMs,
+          drainTimeoutMs: this.opts.drainTimeoutMs,
+        });
+        if (this.opts.processScaler) this.opts.processScaler.attach(throttler, pool);
+        else pool.setScale(1);
+        return { feed: pool, pool };
+      }
+      case 'addresses':
+      case 'dns':
+        return { feed: new AddressList(spec, throttler, log), pool: null };
+    }
+  }
+
+  private retire(cur: Live): void {
+    if (cur.pool) this.opts.processScaler?.detach(cur.throttler, cur.pool);
+    const p = cur.feed.stop().catch((err) => this.log.error({ err }, 'error stopping backend'));
+    this.stopping.add(p);
+    void p.finally(() => this.stopping.delete(p));
+  }
+}
+
+export function createBackends(opts: BackendsOptions = {}): BackendsImpl {
+  return new BackendsImpl(opts);
+}
+
+export type { Backends, Target, Waiter, Endpoint } from './types.js';
+export { Outcome } from './types.js';
+export { Throttler } from '../activator/throttler.js';
