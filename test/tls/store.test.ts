@@ -25,7 +25,7 @@ beforeAll(async () => {
 
 const fp = (pem: string): string => new X509Certificate(pem).fingerprint256;
 
-interface Hello { fingerprint: string | null; alpn: string | false; cipher: string; protocol: string | null }
+interface Hello { fingerprint: string | null; alpn: string | false | null; cipher: string; protocol: string | null }
 
 function hello(port: number, servername: string | undefined, extra: tls.ConnectionOptions = {}): Promise<Hello> {
   return new Promise((resolve, reject) => {
@@ -50,7 +50,7 @@ describe('CertStore over real TLS sockets', () => {
   const store = new CertStore();
   let server: tls.Server;
   let port: number;
-  const base = () => ({
+  const base = (): { external: Record<string, string>; secrets: Record<string, Pair>; wharf: Record<string, string> } => ({
     external: { 'a.example.com': 'ns/a', 'b.example.com': 'ns/b', 'x.wild.example.com': 'ns/wild', 'c.example.com': 'ns/bad', 'old.example.com': 'ns/old' },
     secrets: { 'ns/a': a, 'ns/b': b, 'ns/wild': wild, 'ns/default': dflt, 'ns/bad': { cert: b.cert, key: a.key }, 'ns/old': expired },
     wharf: { 'default-certificate': 'ns/default' },
