@@ -1,0 +1,56 @@
+// One undici Pool per upstream origin, kept in an LRU so endpoints that come and go (pods, restarted processes)
+// do not leak sockets: evicting a pool closes it gracefully (in-flight requests finish first).
+import { Pool } from 'undici';
+import { LRUCache } from 'lru-cache';
+
+export interface PoolOptions {
+  /** Most origins kept open at once. */
+  max?: number;
+  /** Idle keep-alive time towards upstreams; below the usual 5 s of Node/Go servers so we never reuse a dying socket. */
+  keepAliveTimeoutMs?: number;
+  connectTimeoutMs?: number;
+}
+
+function closePool(pool: Pool): void {
+  pool.close().catch(() => undefined);
+}
+
+export class Pools {
+  private readonly cache: LRUCache<string, Pool>;
+  private readonly keepAliveTimeout: number;
+  private readonly connectTimeout: number;
+
+  constructor(opts: PoolOptions = {}) {
+    this.cache = new LRUCache<string, Pool>({ max: opts.max ?? 1024, dispose: closePool });
+    this.keepAliveTimeout = opts.keepAliveTimeoutMs ?? 4_000;
+    this.connectTimeout = opts.connectTimeoutMs ?? 5_000;
+  }
+
+  get(origin: string): Pool {
+    let p = this.cache.get(origin);
+    if (p === undefined) {
+      p = new Pool(origin, {
+        // Proxying: no pipelining (head-of-line blocking, unsafe for non-idempotent requests); keep-alive on.
+        pipelining: 1,
+        keepAliveTimeout: this.keepAliveTimeout,
+        // No gateway timeouts (Knative): the revision's timeoutSeconds is enforced by the request context.
+        headersTimeout: 0,
+        bodyTimeout: 0,
+        connect: { timeout: this.connectTimeout },
+      });
+      this.cache.set(origin, p);
+    }
+    return p;
+  }
+
+  /** Drop one origin's pool (e.g. its endpoint went away). */
+  evict(origin: string): void {
+    this.cache.delete(origin);
+  }
+
+  async close(): Promise<void> {
+    const pools = [...this.cache.values()];
+    this.cache.clear(); // dispose starts each pool's graceful close
+    await Promise.allSettled(pools.map((p) => p.close()));
+  }
+}
