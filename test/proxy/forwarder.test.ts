@@ -92,7 +92,7 @@ beforeAll(async () => {
     ],
     config: { accessLog: false },
   });
-  w = (await startWharfWith(snap)) as typeof w;
+  w = await startWharfWith(snap);
   hold = w.backends.targets.get('held')!;
   hold.hold = true;
 });

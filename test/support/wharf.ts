@@ -48,12 +48,12 @@ async function started(runtime: Runtime): Promise<TestWharf> {
  * Wharf serving hand-built snapshots. `next()` decides what each compile returns (default: the given snapshot, with
  * a fresh version per call), so a test can swap tables by pushing through `source`.
  */
-export async function startWharfWith(
+export async function startWharfWith<B extends Backends = FakeBackends>(
   snapshot: Snapshot | (() => Snapshot),
-  opts: { backends?: Backends; drainDelayMs?: number; drainTimeoutMs?: number } = {},
-): Promise<TestWharf & { source: PushSource; backends: Backends }> {
+  opts: { backends?: B; drainDelayMs?: number; drainTimeoutMs?: number } = {},
+): Promise<TestWharf & { source: PushSource; backends: B }> {
   const source = new PushSource();
-  const backends = opts.backends ?? new FakeBackends();
+  const backends = opts.backends ?? (new FakeBackends() as unknown as B);
   const compile: CompileFn = (_d, { version }) => {
     const s = typeof snapshot === 'function' ? snapshot() : snapshot;
     return { snapshot: { ...s, version }, problems: [...s.problems] };
