@@ -10,12 +10,12 @@ export type CertState = 'valid' | 'renewing' | 'expired' | 'not_yet_valid' | 'in
 export interface CertStateEntry {
   source: CertSource;
   state: CertState;
-  /** ms since epoch, when the entry has a certificate. */
-  notAfter: number | null;
+  /** Seconds until the certificate expires (by the provider's clock), when the entry has one. */
+  expiresIn: number | null;
 }
 
 export interface CertStateProvider {
-  certStates(now: number): Iterable<CertStateEntry>;
+  certStates(): Iterable<CertStateEntry>;
 }
 
 const providers = new Set<CertStateProvider>();
@@ -35,8 +35,7 @@ new Gauge({
   registers: [registry],
   collect() {
     const counts = new Map<string, number>();
-    const now = Date.now();
-    for (const p of providers) for (const e of p.certStates(now)) counts.set(`${e.source}|${e.state}`, (counts.get(`${e.source}|${e.state}`) ?? 0) + 1);
+    for (const p of providers) for (const e of p.certStates()) counts.set(`${e.source}|${e.state}`, (counts.get(`${e.source}|${e.state}`) ?? 0) + 1);
     this.reset();
     for (const source of SOURCES) for (const state of STATES) this.set({ source, state }, counts.get(`${source}|${state}`) ?? 0);
   },
@@ -49,16 +48,15 @@ new Gauge({
   registers: [registry],
   collect() {
     const soonest = new Map<CertSource, number>();
-    const now = Date.now();
     for (const p of providers) {
-      for (const e of p.certStates(now)) {
-        if (e.notAfter === null) continue;
+      for (const e of p.certStates()) {
+        if (e.expiresIn === null) continue;
         const cur = soonest.get(e.source);
-        if (cur === undefined || e.notAfter < cur) soonest.set(e.source, e.notAfter);
+        if (cur === undefined || e.expiresIn < cur) soonest.set(e.source, e.expiresIn);
       }
     }
     this.reset();
-    for (const [source, notAfter] of soonest) this.set({ source }, (notAfter - now) / 1000);
+    for (const [source, s] of soonest) this.set({ source }, s);
   },
 });
 

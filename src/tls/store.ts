@@ -85,7 +85,7 @@ export class CertStore {
     this.now = opts.now ?? Date.now;
     this.log = opts.log ?? child('tls');
     this.settings = parseTlsSettings(undefined).settings;
-    this.unregister = registerCertStates({ certStates: (now) => this.secretStates(now) });
+    this.unregister = registerCertStates({ certStates: () => this.secretStates(this.now()) });
   }
 
   close(): void {
@@ -322,8 +322,8 @@ export class CertStore {
   private *secretStates(now: number): Iterable<CertStateEntry> {
     for (const c of this.tables.secrets.values()) {
       const state = c.notAfter <= now ? 'expired' : c.notBefore > now ? 'not_yet_valid' : 'valid';
-      yield { source: 'secret', state, notAfter: c.notAfter };
+      yield { source: 'secret', state, expiresIn: (c.notAfter - now) / 1000 };
     }
-    for (let i = 0; i < this.tables.invalid; i++) yield { source: 'secret', state: 'invalid', notAfter: null };
+    for (let i = 0; i < this.tables.invalid; i++) yield { source: 'secret', state: 'invalid', expiresIn: null };
   }
 }

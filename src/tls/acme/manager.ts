@@ -102,7 +102,7 @@ export class CertManager implements OnDemandHook {
     this.now = opts.now ?? Date.now;
     this.random = opts.random ?? Math.random;
     this.store.alpnChallenges = this.responder;
-    this.unregister = registerCertStates({ certStates: (now) => this.states(now) });
+    this.unregister = registerCertStates({ certStates: () => this.states(this.now()) });
   }
 
   /** Load certificates persisted in the data dir. Call once before (or right after) the first `update`. */
@@ -254,8 +254,8 @@ export class CertManager implements OnDemandHook {
 
   private certTimes(notBefore: number, notAfter: number): HostState['cert'] {
     const life = Math.max(0, notAfter - notBefore);
-    // Renew with a third of the lifetime left, spread over up to a thirtieth of it so certificates issued
-    // together do not all renew in the same minute.
+    // Renew with a third of the lifetime left, moved earlier by up to a thirtieth of it (a day at most) so
+    // certificates issued together do not all renew in the same minute.
     const renewAt = notAfter - life / 3 - this.random() * Math.min(life / 30, 86_400_000);
     return { notBefore, notAfter, renewAt };
   }
@@ -354,11 +354,11 @@ export class CertManager implements OnDemandHook {
     for (const st of this.hosts.values()) {
       if (!st.eligible) continue;
       if (!st.cert) {
-        yield { source: 'acme', state: st.failures > 0 ? 'failed' : 'pending', notAfter: null };
+        yield { source: 'acme', state: st.failures > 0 ? 'failed' : 'pending', expiresIn: null };
         continue;
       }
       const state = st.cert.notAfter <= now ? 'expired' : st.cert.renewAt <= now ? 'renewing' : 'valid';
-      yield { source: 'acme', state, notAfter: st.cert.notAfter };
+      yield { source: 'acme', state, expiresIn: (st.cert.notAfter - now) / 1000 };
     }
   }
 }
