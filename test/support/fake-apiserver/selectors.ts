@@ -43,14 +43,17 @@ export function parseLabelSelector(sel: string | null | undefined): LabelPredica
   return (l) => reqs.every((r) => r(l));
 }
 
-export function parseFieldSelector(sel: string | null | undefined): (o: { metadata: { name: string; namespace?: string } }) => boolean {
+type FieldObj = { metadata: { name: string; namespace?: string }; type?: string };
+
+/** `type` is the field selector Secrets support (e.g. type=kubernetes.io/tls). */
+export function parseFieldSelector(sel: string | null | undefined): (o: FieldObj) => boolean {
   if (!sel) return () => true;
   const reqs = splitTopLevel(sel).map((term) => {
-    const m = /^(metadata\.name|metadata\.namespace)\s*(==|=|!=)\s*(.*)$/.exec(term);
+    const m = /^(metadata\.name|metadata\.namespace|type)\s*(==|=|!=)\s*(.*)$/.exec(term);
     if (!m) throw new SelectorError(`field label not supported: ${term}`);
     const [, field, op, val] = m;
-    const get = (o: { metadata: { name: string; namespace?: string } }): string => (field === 'metadata.name' ? o.metadata.name : (o.metadata.namespace ?? ''));
-    return op === '!=' ? (o: { metadata: { name: string; namespace?: string } }) => get(o) !== val : (o: { metadata: { name: string; namespace?: string } }) => get(o) === val;
+    const get = (o: FieldObj): string => (field === 'metadata.name' ? o.metadata.name : field === 'type' ? (o.type ?? '') : (o.metadata.namespace ?? ''));
+    return op === '!=' ? (o: FieldObj) => get(o) !== val : (o: FieldObj) => get(o) === val;
   });
   return (o) => reqs.every((r) => r(o));
 }
