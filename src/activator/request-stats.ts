@@ -29,6 +29,14 @@ export class RequestStats {
     }
   }
 
+  /** A fresh entry (Knative creates a new one for the first request after an idle tick deleted the old). */
+  restart(now: number): void {
+    this.requestCount = 0;
+    this.computed = 0;
+    this.secondsInUse = 0;
+    this.lastChange = now;
+  }
+
   reqIn(now: number): void {
     this.compute(now);
     this.requestCount++;

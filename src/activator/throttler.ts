@@ -49,6 +49,8 @@ export class Throttler implements Target {
   readonly stats: RequestStats;
   /** Has a live stats entry (Knative deletes the entry after an idle tick; the next arrival pokes). */
   statsLive = false;
+  /** The poke sent for the first request is subtracted from the next tick's report. */
+  pokePending = false;
   observer: ThrottlerObserver | null = null;
 
   private cc: number;
@@ -87,6 +89,7 @@ export class Throttler implements Target {
     const now = this.clock();
     if (!this.statsLive) {
       this.statsLive = true;
+      this.stats.restart(now);
       this.stats.reqIn(now);
       this.observer?.firstRequest(this);
     } else {

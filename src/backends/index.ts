@@ -1,6 +1,7 @@
 // createBackends(): owns one Throttler (the Target) per BackendSpec key plus whatever feeds it endpoints —
 // resolved static upstreams, local processes, cluster addresses. sync() diffs snapshots by key: new keys are
 // created, changed specs are updated in place (the queue survives a reload), removed keys are drained and stopped.
+import { hostname as osHostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { BackendSpec } from '../model/snapshot.js';
 import type { Backends, Target } from './types.js';
@@ -10,6 +11,12 @@ import { addGaugeSource, removeGaugeSource, type ThrottlerGaugeSource } from '..
 import { ProcessPool } from './process-runner.js';
 import { StaticUpstreams, systemLookup, type LookupAll } from './static-upstreams.js';
 import { AddressList } from './address-list.js';
+import type { ClusterConfig } from '../model/config.js';
+import { ConcurrencyReporter } from '../activator/concurrency-reporter.js';
+import type { StatSink } from '../scaling/stat-sink.js';
+import { KpaScaler } from '../scaling/kpa-scaler.js';
+import { parseAutoscalerConfig } from '../scaling/autoscaler-config.js';
+import { AutoscalerStatClient } from '../scaling/autoscaler-client.js';
 
 export interface BackendsOptions {
   dataDir?: string;
@@ -26,10 +33,24 @@ export interface BackendsOptions {
   drainTimeoutMs?: number;
   clock?: Clock;
   /**
-   * Called for each new process-backed target; returns the initial scale. Phase 1 default: 1 process per
-   * revision started at sync(). The scaler replaces this.
+   * Drives the instance count of process-backed revisions. Default: the built-in KPA (unless `autoscale` is
+   * false, in which case every process revision runs exactly one instance).
    */
   processScaler?: ProcessScaler;
+  /** Run the built-in KPA for process-backed revisions (default true). */
+  autoscale?: boolean;
+  /** KPA decision period (default 2000 ms, Knative's tick). */
+  autoscaleTickMs?: number;
+  /** Stats reporting period (default 1000 ms, Knative's activator). */
+  statIntervalMs?: number;
+  /** Extra stat sinks (every activator revision's concurrency goes to each). */
+  statSinks?: StatSink[];
+  /** Cluster mode: stream stats to Knative's autoscaler at this ws:// URL. */
+  autoscalerUrl?: string;
+  /** Stat.pod_name for the autoscaler stream (default: env POD_NAME or the host name). */
+  podName?: string;
+  /** Wall clock for stats and the KPA (tests). */
+  wallClock?: () => number;
 }
 
 /** Drives the instance count of process-backed revisions (the built-in KPA plugs in here). */
@@ -57,11 +78,54 @@ export class BackendsImpl implements Backends, ThrottlerGaugeSource {
   private limits: QueueLimits;
   private closed = false;
   private readonly stopping = new Set<Promise<void>>();
+  readonly reporter: ConcurrencyReporter;
+  /** The built-in KPA, when autoscaling is on. */
+  readonly kpa: KpaScaler | null;
+  readonly statClient: AutoscalerStatClient | null;
+  private readonly scaler: ProcessScaler | null;
 
   constructor(private readonly opts: BackendsOptions = {}) {
     this.log = opts.logger ?? child('backends');
     this.limits = { ...DEFAULT_QUEUE_LIMITS, ...opts.queueLimits };
+    const sinks: StatSink[] = [...(opts.statSinks ?? [])];
+    this.kpa = opts.processScaler || opts.autoscale === false ? null : new KpaScaler({ logger: this.log.child({ component: 'kpa' }), tickMs: opts.autoscaleTickMs, now: opts.wallClock });
+    if (this.kpa) {
+      sinks.push(this.kpa);
+      this.kpa.start();
+    }
+    this.scaler = opts.processScaler ?? this.kpa;
+    this.statClient = opts.autoscalerUrl
+      ? new AutoscalerStatClient({ url: opts.autoscalerUrl, podName: opts.podName ?? process.env.POD_NAME ?? osHostname(), logger: this.log.child({ component: 'autoscaler-client' }) })
+      : null;
+    if (this.statClient) {
+      sinks.push(this.statClient);
+      this.statClient.start();
+    }
+    this.reporter = new ConcurrencyReporter(sinks, opts.clock ?? monotonicMs, opts.wallClock ?? Date.now, opts.statIntervalMs ?? 1000);
+    this.reporter.start();
     addGaugeSource(this);
+    liveBackends.add(this);
+  }
+
+  /**
+   * Cluster-wide settings from the snapshot: config-autoscaler for the KPA, config-wharf
+   * `activator-queue-max-requests` / `activator-queue-max-bytes` for the queue bounds. Call before sync().
+   */
+  configure(config: ClusterConfig): void {
+    this.kpa?.setConfig(parseAutoscalerConfig(config.raw['config-autoscaler'], (m) => this.log.warn(m)));
+    const w = config.raw['config-wharf'] ?? {};
+    const lim: Partial<QueueLimits> = {};
+    const maxReq = Number(w['activator-queue-max-requests']);
+    if (w['activator-queue-max-requests'] !== undefined) {
+      if (Number.isInteger(maxReq) && maxReq >= 0) lim.maxRequests = maxReq;
+      else this.log.warn(`config-wharf activator-queue-max-requests: "${w['activator-queue-max-requests']}" is not an integer ≥ 0; ignored`);
+    }
+    const maxBytes = Number(w['activator-queue-max-bytes']);
+    if (w['activator-queue-max-bytes'] !== undefined) {
+      if (Number.isInteger(maxBytes) && maxBytes >= 0) lim.maxBytes = maxBytes;
+      else this.log.warn(`config-wharf activator-queue-max-bytes: "${w['activator-queue-max-bytes']}" is not an integer ≥ 0; ignored`);
+    }
+    this.setQueueLimits(lim);
   }
 
   sync(specs: ReadonlyMap<string, BackendSpec>): void {
@@ -82,12 +146,13 @@ export class BackendsImpl implements Backends, ThrottlerGaugeSource {
         cur.kind = spec.source.kind;
       } else {
         cur.feed.update(spec);
-        if (cur.pool) this.opts.processScaler?.update?.(cur.throttler, cur.pool);
+        if (cur.pool) this.scaler?.update?.(cur.throttler, cur.pool);
       }
     }
     for (const [key, cur] of this.live) {
       if (specs.has(key)) continue;
       this.live.delete(key);
+      this.reporter.remove(cur.throttler);
       cur.throttler.close();
       this.retire(cur);
     }
@@ -126,6 +191,10 @@ export class BackendsImpl implements Backends, ThrottlerGaugeSource {
   async close(): Promise<void> {
     this.closed = true;
     removeGaugeSource(this);
+    liveBackends.delete(this);
+    this.reporter.stop();
+    this.kpa?.stop();
+    await this.statClient?.close();
     for (const cur of this.live.values()) {
       cur.throttler.close('shutting down');
       this.retire(cur);
@@ -136,6 +205,8 @@ export class BackendsImpl implements Backends, ThrottlerGaugeSource {
 
   private create(spec: BackendSpec): Live {
     const throttler = new Throttler(spec, this.limits, this.opts.clock ?? monotonicMs);
+    // Revisions report concurrency (Knative's activator only reports what it proxies for revisions).
+    if (spec.activator || spec.source.kind === 'process') this.reporter.add(throttler);
     const { feed, pool } = this.createFeed(spec, throttler);
     return { throttler, feed, pool, kind: spec.source.kind };
   }
@@ -151,7 +222,7 @@ export class BackendsImpl implements Backends, ThrottlerGaugeSource {
           killGraceMs: this.opts.killGraceMs,
           drainTimeoutMs: this.opts.drainTimeoutMs,
         });
-        if (this.opts.processScaler) this.opts.processScaler.attach(throttler, pool);
+        if (this.scaler) this.scaler.attach(throttler, pool);
         else pool.setScale(1);
         return { feed: pool, pool };
       }
@@ -162,12 +233,15 @@ export class BackendsImpl implements Backends, ThrottlerGaugeSource {
   }
 
   private retire(cur: Live): void {
-    if (cur.pool) this.opts.processScaler?.detach(cur.throttler, cur.pool);
+    if (cur.pool) this.scaler?.detach(cur.throttler, cur.pool);
     const p = cur.feed.stop().catch((err) => this.log.error({ err }, 'error stopping backend'));
     this.stopping.add(p);
     void p.finally(() => this.stopping.delete(p));
   }
 }
+
+/** Every live BackendsImpl, for /debug/revisions. */
+export const liveBackends = new Set<BackendsImpl>();
 
 export function createBackends(opts: BackendsOptions = {}): BackendsImpl {
   return new BackendsImpl(opts);
