@@ -197,7 +197,7 @@ describe('KIngress shape', () => {
     const r = run([svc('hello', { env: 'v2', traffic: [{ revisionName: 'hello-00001', percent: 80, tag: 'stable' }, { latestRevision: true, percent: 20, tag: 'canary' }, { revisionName: 'hello-00001', percent: 0, tag: 'zero' }] })], r1.history, T0 + 1);
     expect(errors(r)).toEqual([]);
     const s = shape(ing(r, 'hello'));
-    expect(s.map((x) => [x[0], x[1].at(-1), x[2]])).toEqual([
+    expect(s.map((x) => [x[0], (x[1] as string[]).at(-1), x[2]])).toEqual([
       ['ClusterLocal', 'hello.default.svc.cluster.local', ['hello-00001:80,hello-00002:20']],
       ['ExternalIP', 'hello.default.example.com', ['hello-00001:80,hello-00002:20']],
       ['ClusterLocal', 'canary-hello.default.svc.cluster.local', ['hello-00002:100']],
