@@ -303,3 +303,42 @@ export function insertProbe(spec: IngressSpec, hash: string): IngressSpec {
   }
   return out;
 }
+
+// ---- answering Knative's probe in the data plane (knative/networking pkg/http/probe/handler.go) ----
+
+export interface ProbeAnswer {
+  status: number;
+  /** Value for the response's K-Network-Hash header (null: none). */
+  hash: string | null;
+  body: string;
+}
+
+const HASH_LC = 'k-network-hash';
+
+function lastPair(pairs: readonly (readonly [string, string])[], name: string): string | undefined {
+  let v: string | undefined;
+  for (const [n, val] of pairs) if (n === name) v = val;
+  return v;
+}
+
+/**
+ * What the gateway answers for a routed request, the way every Knative backend (activator, queue-proxy, test images)
+ * does: `K-Network-Probe: probe` → 200 echoing the request's K-Network-Hash *after* the route's and split's
+ * appendHeaders (split wins, both overwrite), 400 without a hash. Returns null when the request is not a probe.
+ * `backendResolvable` false (no endpoints and no activator) → 503, so Knative's prober retries instead of reporting
+ * Ready for a config that cannot serve yet (Kourier answers 404 then, having skipped the translation).
+ * Header pairs are lower-case names as in Snapshot.HeaderPairs.
+ */
+export function answerProbe(
+  probeHeader: string | undefined,
+  requestHash: string | undefined,
+  routeHeaders: readonly (readonly [string, string])[],
+  splitHeaders: readonly (readonly [string, string])[],
+  backendResolvable: boolean,
+): ProbeAnswer | null {
+  if (probeHeader !== 'probe') return null;
+  if (!backendResolvable) return { status: 503, hash: null, body: 'probe: backend has no endpoints yet\n' };
+  const hash = lastPair(splitHeaders, HASH_LC) ?? lastPair(routeHeaders, HASH_LC) ?? requestHash ?? '';
+  if (hash === '') return { status: 400, hash: null, body: 'no K-Network-Hash header\n' };
+  return { status: 200, hash, body: '' };
+}

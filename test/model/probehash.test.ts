@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
+  answerProbe,
   applyIngressDefaults,
   goJsonString,
   goJsonStringBytes,
@@ -117,5 +118,23 @@ describe('insertProbe', () => {
     expect(paths[2]).toEqual(spec.rules![0].http!.paths[0]);
     expect(paths[3]).toEqual(spec.rules![0].http!.paths[1]);
     expect(spec.rules![0].http!.paths).toHaveLength(2);
+  });
+});
+
+describe('answerProbe', () => {
+  const route = [['k-network-hash', 'from-route']] as const;
+  const split = [['x', 'y'], ['k-network-hash', 'from-split']] as const;
+  it('ignores non-probe requests', () => {
+    expect(answerProbe(undefined, 'h', [], [], true)).toBeNull();
+    expect(answerProbe('activator', 'h', [], [], true)).toBeNull();
+  });
+  it('echoes the hash after appendHeaders (split wins over route wins over request)', () => {
+    expect(answerProbe('probe', 'override', route, split, true)).toEqual({ status: 200, hash: 'from-split', body: '' });
+    expect(answerProbe('probe', 'override', route, [], true)).toEqual({ status: 200, hash: 'from-route', body: '' });
+    expect(answerProbe('probe', 'a'.repeat(64), [], [], true)).toEqual({ status: 200, hash: 'a'.repeat(64), body: '' });
+  });
+  it('400 without a hash, 503 while the backend cannot serve', () => {
+    expect(answerProbe('probe', undefined, [], [], true)?.status).toBe(400);
+    expect(answerProbe('probe', 'h', [], [], false)?.status).toBe(503);
   });
 });
