@@ -1,0 +1,74 @@
+// Per-subscriber cursors of one stream, persisted as a small JSON file (write to a temp file, then rename, so a
+// crash leaves either the old or the new map). A cursor is the first offset NOT yet finished (delivered, filtered
+// out, or dead-lettered), so after a crash delivery resumes there: at least once, duplicates allowed.
+import fs from 'node:fs';
+import path from 'node:path';
+import { child } from '../observability/logger.js';
+
+const log = child('eventing-cursors');
+
+export class CursorStore {
+  private readonly file: string;
+  private values = new Map<string, number>();
+  private dirty = false;
+  private writing = false;
+
+  constructor(dir: string) {
+    this.file = path.join(dir, 'cursors.json');
+  }
+
+  load(): Map<string, number> {
+    try {
+      const obj = JSON.parse(fs.readFileSync(this.file, 'utf8')) as Record<string, unknown>;
+      for (const [k, v] of Object.entries(obj)) if (typeof v === 'number' && Number.isInteger(v) && v >= 0) this.values.set(k, v);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') log.warn({ err: e, file: this.file }, 'cursor file unreadable; readers restart from the log start');
+    }
+    return new Map(this.values);
+  }
+
+  has(name: string): boolean {
+    return this.values.has(name);
+  }
+
+  set(name: string, offset: number): void {
+    if (this.values.get(name) === offset) return;
+    this.values.set(name, offset);
+    this.dirty = true;
+  }
+
+  delete(name: string): void {
+    if (this.values.delete(name)) this.dirty = true;
+  }
+
+  /** Persist if anything changed (asynchronous; one write at a time). */
+  flush(): Promise<void> {
+    if (!this.dirty || this.writing) return Promise.resolve();
+    this.dirty = false;
+    this.writing = true;
+    const tmp = this.file + '.tmp';
+    const body = JSON.stringify(Object.fromEntries(this.values));
+    return fs.promises
+      .writeFile(tmp, body)
+      .then(() => fs.promises.rename(tmp, this.file))
+      .catch((e) => {
+        this.dirty = true;
+        log.error({ err: e, file: this.file }, 'could not persist cursors');
+      })
+      .finally(() => {
+        this.writing = false;
+      });
+  }
+
+  /** Synchronous persist, for shutdown. */
+  flushSync(): void {
+    const tmp = this.file + '.tmp';
+    try {
+      fs.writeFileSync(tmp, JSON.stringify(Object.fromEntries(this.values)));
+      fs.renameSync(tmp, this.file);
+      this.dirty = false;
+    } catch (e) {
+      log.error({ err: e, file: this.file }, 'could not persist cursors');
+    }
+  }
+}
