@@ -1,0 +1,263 @@
+// npm run bench: one run, one table. Direct to a Node hello-world backend, then the same backend behind wharf (real
+// CLI, manifest folder, routing + metrics + access log on), http-proxy-3 with a keep-alive agent, and nginx if it is
+// installed. Each proxy is pinned to its own core; the load generator and the backend share the other one.
+// Then an open-loop 1,000 rps run, direct and through wharf, for the latency wharf adds at p99.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync, mkdirSync, rmSync } from 'node:fs';
+import { tmpdir, cpus } from 'node:os';
+import { join, resolve } from 'node:path';
+import net from 'node:net';
+
+const ROOT = resolve(import.meta.dirname, '..');
+const DURATION = Number(process.env.BENCH_SECONDS ?? 8);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
+const RATE = Number(process.env.BENCH_RATE ?? 1000);
+const RATE_SECONDS = Number(process.env.BENCH_RATE_SECONDS ?? 10);
+const HOST = 'hello.default.example.com';
+
+const have = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
+const HAVE_TASKSET = have('taskset') && cpus().length >= 2;
+const HAVE_WRK = have('wrk');
+const NGINX = ['/usr/sbin/nginx', 'nginx'].find((c) => spawnSync('sh', ['-c', `command -v ${c}`]).status === 0);
+// Core 1: the proxy under test. Core 0: backend + load generator (as in the reference measurement).
+const PROXY_CPU = '1';
+const LOAD_CPU = '0';
+
+const children: ChildProcess[] = [];
+const cleanup = () => {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+};
+process.on('exit', cleanup);
+process.on('SIGINT', () => process.exit(130));
+
+function pinned(cpu: string, cmd: string, args: string[]): [string, string[]] {
+  return HAVE_TASKSET ? ['taskset', ['-c', cpu, cmd, ...args]] : [cmd, args];
+}
+
+async function freePort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const p = (s.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return p;
+}
+
+function start(cpu: string, cmd: string, args: string[], opts: { quiet?: boolean; env?: NodeJS.ProcessEnv } = {}): ChildProcess {
+  const [c, a] = pinned(cpu, cmd, args);
+  const child = spawn(c, a, { cwd: ROOT, stdio: ['ignore', opts.quiet ? 'ignore' : 'pipe', 'pipe'], env: { ...process.env, ...opts.env } });
+  child.stderr?.on('data', (d) => process.stderr.write(`[${args[args.length - 1] ?? cmd}] ${d}`));
+  children.push(child);
+  return child;
+}
+
+async function waitHttp(port: number, host: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const ok = await new Promise<boolean>((r) => {
+      const s = net.connect(port, '127.0.0.1', () => {
+        s.write(`GET / HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+      });
+      let buf = '';
+      s.on('data', (d) => (buf += d));
+      s.on('close', () => r(buf.startsWith('HTTP/1.1 200')));
+      s.on('error', () => r(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`nothing answered 200 on port ${port} for Host ${host}`);
+}
+
+interface Row {
+  name: string;
+  rps: number;
+  p50: number;
+  p99: number;
+}
+
+function ms(s: string): number {
+  const m = /([\d.]+)(us|ms|s)/.exec(s);
+  if (!m) return NaN;
+  const v = Number(m[1]);
+  return m[2] === 'us' ? v / 1000 : m[2] === 's' ? v * 1000 : v;
+}
+
+/** Closed-loop throughput: wrk if present, else autocannon. */
+async function load(name: string, port: number, host: string): Promise<Row> {
+  // A short warm-up so JIT and pools are hot.
+  await runLoad(port, host, 2);
+  const out = await runLoad(port, host, DURATION);
+  return { name, ...out };
+}
+
+async function runLoad(port: number, host: string, seconds: number): Promise<Omit<Row, 'name'>> {
+  if (HAVE_WRK) {
+    const [c, a] = pinned(LOAD_CPU, 'wrk', ['-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '--latency', '-H', `Host: ${host}`, `http://127.0.0.1:${port}/`]);
+    const r = spawnSync(c, a, { encoding: 'utf8' });
+    const text = r.stdout;
+    const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(text)?.[1]);
+    const p50 = ms(/\s50%\s+(\S+)/.exec(text)?.[1] ?? '');
+    const p99 = ms(/\s99%\s+(\S+)/.exec(text)?.[1] ?? '');
+    const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(text)?.[1];
+    if (non2xx) process.stderr.write(`warning: ${non2xx} non-2xx responses on port ${port}\n`);
+    return { rps, p50, p99 };
+  }
+  const { default: autocannon } = await import('autocannon' as string);
+  const res = await autocannon({ url: `http://127.0.0.1:${port}/`, connections: CONNECTIONS, duration: seconds, headers: { host } });
+  return { rps: res.requests.average, p50: res.latency.p50, p99: res.latency.p99 };
+}
+
+/** Open-loop fixed rate (the load generator runs on the backend's core). */
+function fixedRate(port: number, host: string): { p50: number; p99: number; errors: number } {
+  const [c, a] = pinned(LOAD_CPU, process.execPath, ['--import', 'tsx', 'bench/loadgen.ts', `http://127.0.0.1:${port}/`, host, String(RATE), String(RATE_SECONDS)]);
+  const r = spawnSync(c, a, { cwd: ROOT, encoding: 'utf8' });
+  const line = r.stdout.trim().split('\n').pop() ?? '{}';
+  const j = JSON.parse(line);
+  return { p50: j.p50, p99: j.p99, errors: j.errors };
+}
+
+function wharfConf(dir: string, backendPort: number): void {
+  mkdirSync(join(dir, 'conf'), { recursive: true });
+  writeFileSync(
+    join(dir, 'conf', 'config.yaml'),
+    `apiVersion: v1
+kind: ConfigMap
+metadata: { name: config-domain, namespace: knative-serving }
+data:
+  example.com: ""
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: { name: config-wharf, namespace: knative-serving }
+data:
+  access-log: "true"
+`,
+  );
+  writeFileSync(
+    join(dir, 'conf', 'hello.yaml'),
+    `apiVersion: serving.knative.dev/v1
+kind: Service
+metadata: { name: hello, namespace: default }
+spec:
+  template:
+    metadata:
+      annotations:
+        wharf.dev/upstream: http://127.0.0.1:${backendPort}
+    spec:
+      containers:
+        - image: bench/hello
+`,
+  );
+}
+
+function nginxConf(dir: string, port: number, backendPort: number): string {
+  const file = join(dir, 'nginx.conf');
+  writeFileSync(
+    file,
+    `worker_processes 1;
+daemon off;
+pid ${dir}/nginx.pid;
+error_log ${dir}/nginx-error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log /dev/null;
+  client_body_temp_path ${dir}/body;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;
+  upstream backend { server 127.0.0.1:${backendPort}; keepalive 128; }
+  server {
+    listen 127.0.0.1:${port};
+    location / {
+      proxy_pass http://backend;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host $host;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+    }
+  }
+}
+`,
+  );
+  return file;
+}
+
+function fmt(n: number, digits = 2): string {
+  return Number.isFinite(n) ? n.toFixed(digits) : '-';
+}
+
+async function main(): Promise<void> {
+  const work = mkdtempSync(join(tmpdir(), 'wharf-bench-'));
+  process.stdout.write(
+    `wharf bench: ${cpus().length} cores, node ${process.version}, load=${HAVE_WRK ? `wrk -t1 -c${CONNECTIONS} -d${DURATION}s` : 'autocannon'}, ` +
+      `proxies pinned to cpu ${HAVE_TASKSET ? PROXY_CPU : '(no taskset)'}\n\n`,
+  );
+
+  const backendPort = await freePort();
+  start(LOAD_CPU, process.execPath, ['--import', 'tsx', 'bench/backend.ts', String(backendPort)]);
+  await waitHttp(backendPort, HOST);
+
+  const rows: Row[] = [];
+  rows.push(await load('direct', backendPort, HOST));
+
+  // wharf: the real CLI on a generated folder, logs (access log included) to /dev/null.
+  wharfConf(work, backendPort);
+  const wharfPort = await freePort();
+  start(
+    PROXY_CPU,
+    process.execPath,
+    ['--import', 'tsx', 'src/cli.ts', 'serve', '--config', join(work, 'conf'), '--data-dir', join(work, 'data'),
+      '--http-port', String(wharfPort), '--internal-http-port', String(await freePort()), '--admin-port', String(await freePort())],
+    { quiet: true },
+  );
+  await waitHttp(wharfPort, HOST);
+  rows.push(await load('wharf', wharfPort, HOST));
+
+  const peerPort = await freePort();
+  start(PROXY_CPU, process.execPath, ['--import', 'tsx', 'bench/http-proxy-3-peer.ts', String(peerPort), `http://127.0.0.1:${backendPort}`]);
+  await waitHttp(peerPort, HOST);
+  rows.push(await load('http-proxy-3 (keep-alive)', peerPort, HOST));
+
+  if (NGINX) {
+    const nginxPort = await freePort();
+    start(PROXY_CPU, NGINX, ['-c', nginxConf(work, nginxPort, backendPort), '-p', work], { quiet: true });
+    await waitHttp(nginxPort, HOST);
+    rows.push(await load('nginx', nginxPort, HOST));
+  } else {
+    process.stdout.write('nginx: not installed, skipped\n');
+  }
+
+  const direct = rows[0];
+  const peer = rows.find((r) => r.name.startsWith('http-proxy-3'))!;
+  process.stdout.write(`${'target'.padEnd(28)}${'req/s'.padStart(10)}${'p50 ms'.padStart(10)}${'p99 ms'.padStart(10)}${'vs direct'.padStart(11)}${'vs hp3'.padStart(9)}\n`);
+  for (const r of rows) {
+    process.stdout.write(
+      `${r.name.padEnd(28)}${fmt(r.rps, 0).padStart(10)}${fmt(r.p50).padStart(10)}${fmt(r.p99).padStart(10)}${fmt(r.rps / direct.rps).padStart(10)}x${fmt(r.rps / peer.rps).padStart(8)}x\n`,
+    );
+  }
+
+  process.stdout.write(`\nopen loop, ${RATE} req/s for ${RATE_SECONDS}s:\n`);
+  const d = fixedRate(backendPort, HOST);
+  const wh = fixedRate(wharfPort, HOST);
+  process.stdout.write(`  direct  p50 ${fmt(d.p50, 3)} ms  p99 ${fmt(d.p99, 3)} ms  errors ${d.errors}\n`);
+  process.stdout.write(`  wharf   p50 ${fmt(wh.p50, 3)} ms  p99 ${fmt(wh.p99, 3)} ms  errors ${wh.errors}\n`);
+  const wharfRow = rows.find((r) => r.name === 'wharf')!;
+  const ratio = wharfRow.rps / peer.rps;
+  const added = wh.p99 - d.p99;
+  process.stdout.write(
+    `\nwharf / http-proxy-3 throughput: ${fmt(ratio)}x (goal ≥ 1.40x) ${ratio >= 1.4 ? 'OK' : 'BELOW GOAL'}\n` +
+      `wharf added p99 at ${RATE} req/s: ${fmt(added, 3)} ms (goal ≤ 1 ms) ${added <= 1 ? 'OK' : 'ABOVE GOAL'}\n`,
+  );
+  cleanup();
+  rmSync(work, { recursive: true, force: true });
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    process.stderr.write(`bench failed: ${(err as Error).stack ?? err}\n`);
+    cleanup();
+    process.exit(1);
+  },
+);
