@@ -1,0 +1,192 @@
+// KIngress status as Kourier writes it, from the leader only: a finalizer on every owned ingress (removed once its
+// config is gone after deletion), observedGeneration, NetworkConfigured once the generation is live, and
+// LoadBalancerReady only after the prober saw the new hash on every gateway pod (or False on a DomainConflict).
+// Objects of another class are never in the source's cache, so they are never touched.
+import type { KObject, Problem } from '../../model/objects.js';
+import { child } from '../../observability/logger.js';
+import { ApiStatusError } from './client.js';
+import { DEFAULT_CLUSTER_DOMAIN, INGRESS_FINALIZER, INTERNAL_SERVICE, PUBLIC_SERVICE } from './constants.js';
+import { RESOURCES, type KubernetesSource } from './kubernetes-source.js';
+import type { IngressProber } from './prober.js';
+import type { IngressVersion } from './translate.js';
+
+const log = child('k8s-status');
+
+export interface Condition {
+  type: string;
+  status: 'True' | 'False' | 'Unknown';
+  lastTransitionTime?: string;
+  reason?: string;
+  message?: string;
+}
+
+export type LbState = { kind: 'ready' } | { kind: 'waiting' } | { kind: 'failed'; reason: string; message: string };
+
+export interface StatusWriterOptions {
+  source: KubernetesSource;
+  elector: { readonly isLeader: boolean };
+  prober: IngressProber;
+  /** wharf's namespace, for the load balancer addresses. */
+  namespace: string;
+  clusterDomain?: string;
+  publicService?: string;
+  internalService?: string;
+  now?: () => number;
+}
+
+const WAITING = 'Waiting for load balancer to be ready';
+const CONFLICT = 'Ingress rejected as its domain conflicts with another ingress';
+
+const time = (ms: number): string => new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
+
+/**
+ * The status Knative's lifecycle helpers produce (v1alpha1/ingress_lifecycle.go): conditions sorted by type, with
+ * lastTransitionTime kept while a condition's status does not change.
+ */
+export function ingressStatus(prev: any, generation: number, lb: LbState, addrs: { public: string; private: string }, nowMs: number): Record<string, unknown> {
+  const prevConds: Condition[] = Array.isArray(prev?.conditions) ? prev.conditions : [];
+  const cond = (type: string, status: Condition['status'], reason?: string, message?: string): Condition => {
+    const old = prevConds.find((c) => c.type === type);
+    const c: Condition = { type, status, lastTransitionTime: old && old.status === status && old.lastTransitionTime ? old.lastTransitionTime : time(nowMs) };
+    if (reason) c.reason = reason;
+    if (message) c.message = message;
+    return c;
+  };
+  const conditions: Condition[] = [];
+  if (lb.kind === 'ready') conditions.push(cond('LoadBalancerReady', 'True'));
+  else if (lb.kind === 'waiting') conditions.push(cond('LoadBalancerReady', 'Unknown', 'Uninitialized', WAITING));
+  else conditions.push(cond('LoadBalancerReady', 'False', lb.reason, lb.message));
+  conditions.push(cond('NetworkConfigured', 'True'));
+  if (lb.kind === 'ready') conditions.push(cond('Ready', 'True'));
+  else if (lb.kind === 'waiting') conditions.push(cond('Ready', 'Unknown', 'Uninitialized', WAITING));
+  else conditions.push(cond('Ready', 'False', lb.reason, lb.message));
+  const st: Record<string, unknown> = { observedGeneration: generation, conditions };
+  if (lb.kind === 'ready') {
+    st.publicLoadBalancer = { ingress: [{ domainInternal: addrs.public }] };
+    st.privateLoadBalancer = { ingress: [{ domainInternal: addrs.private }] };
+  } else {
+    // MarkLoadBalancerNotReady/Failed keep whatever addresses were there.
+    if (prev?.publicLoadBalancer) st.publicLoadBalancer = prev.publicLoadBalancer;
+    if (prev?.privateLoadBalancer) st.privateLoadBalancer = prev.privateLoadBalancer;
+  }
+  return st;
+}
+
+const strip = (s: any): string =>
+  JSON.stringify({ ...s, conditions: (s?.conditions ?? []).map((c: Condition) => ({ ...c, lastTransitionTime: undefined })) });
+
+export class IngressStatusWriter {
+  private live: ReadonlyMap<string, IngressVersion> = new Map();
+  private conflicts = new Map<string, string>(); // ingress key → message
+  private running = false;
+  private again = false;
+  private readonly written = new Map<string, string>();
+  private readonly addrs: { public: string; private: string };
+  private stopped = false;
+  private retryTimer: NodeJS.Timeout | null = null;
+
+  constructor(private readonly opts: StatusWriterOptions) {
+    const cd = opts.clusterDomain ?? DEFAULT_CLUSTER_DOMAIN;
+    this.addrs = {
+      public: `${opts.publicService ?? PUBLIC_SERVICE}.${opts.namespace}.svc.${cd}`,
+      private: `${opts.internalService ?? INTERNAL_SERVICE}.${opts.namespace}.svc.${cd}`,
+    };
+    opts.source.onEmit(() => this.kick());
+  }
+
+  /**
+   * A config went live: `live` are the ingress versions in it (the source's lastEmitted()), `problems` the compile's
+   * (DomainConflict problems name `Ingress ns/name`).
+   */
+  observe(live: ReadonlyMap<string, IngressVersion>, problems: readonly Problem[]): void {
+    this.live = live;
+    this.conflicts = new Map();
+    for (const p of problems) {
+      if (p.reason !== 'DomainConflict' || !p.object?.startsWith('Ingress ')) continue;
+      this.conflicts.set(p.object.slice('Ingress '.length), p.message || CONFLICT);
+    }
+    this.kick();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+  }
+
+  /** Schedule a reconcile pass (coalesced). */
+  kick(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = true;
+    void this.pass().finally(() => {
+      this.running = false;
+      if (this.again) {
+        this.again = false;
+        this.kick();
+      }
+    });
+  }
+
+  private async pass(): Promise<void> {
+    if (!this.opts.elector.isLeader) return;
+    let failed = false;
+    for (const o of this.opts.source.ownedIngresses()) {
+      try {
+        await this.reconcile(o);
+      } catch (err) {
+        failed = true;
+        // 409: our cached copy is stale; the watch brings the new one and another pass follows.
+        if (!(err instanceof ApiStatusError && err.statusCode === 409)) log.warn({ ingress: `${o.metadata.namespace}/${o.metadata.name}`, err: (err as Error).message }, 'status update failed');
+      }
+    }
+    if (failed && !this.retryTimer && !this.stopped) {
+      this.retryTimer = setTimeout(() => {
+        this.retryTimer = null;
+        this.kick();
+      }, 1000);
+    }
+  }
+
+  private async reconcile(o: KObject): Promise<void> {
+    const ns = o.metadata.namespace ?? '';
+    const key = `${ns}/${o.metadata.name}`;
+    const res = { ...RESOURCES.ingresses, namespace: ns };
+    const client = this.opts.source.client;
+    const finalizers = o.metadata.finalizers ?? [];
+    if (o.metadata.deletionTimestamp) {
+      // Release the object once no live config serves it any more.
+      if (finalizers.includes(INGRESS_FINALIZER) && !this.live.has(key)) {
+        this.opts.prober.forget(key);
+        this.written.delete(key);
+        const rest = finalizers.filter((f) => f !== INGRESS_FINALIZER);
+        await client.mergePatch(res, o.metadata.name, { metadata: { finalizers: rest.length ? rest : null, resourceVersion: o.metadata.resourceVersion } });
+      }
+      return;
+    }
+    if (!finalizers.includes(INGRESS_FINALIZER)) {
+      await client.mergePatch(res, o.metadata.name, { metadata: { finalizers: [...finalizers, INGRESS_FINALIZER], resourceVersion: o.metadata.resourceVersion } });
+    }
+    const v = this.live.get(key);
+    const generation = o.metadata.generation ?? 0;
+    if (!v || v.generation !== generation) return; // this generation is not live yet
+    let lb: LbState;
+    const conflict = this.conflicts.get(key);
+    if (conflict !== undefined) lb = { kind: 'failed', reason: 'DomainConflict', message: CONFLICT };
+    else if (this.opts.prober.isReady(key, v.hash)) lb = { kind: 'ready' };
+    else {
+      lb = { kind: 'waiting' };
+      this.opts.prober.probe(v);
+    }
+    const next = ingressStatus(o.status, generation, lb, this.addrs, (this.opts.now ?? Date.now)());
+    const sig = `${o.metadata.uid}|${strip(next)}`;
+    if (strip(o.status ?? {}) === strip(next) || this.written.get(key) === sig) return;
+    // Merge patch: drop keys we no longer set, replace the rest (conditions as a whole list).
+    const patch: Record<string, unknown> = { ...next };
+    for (const k of Object.keys(o.status ?? {})) if (!(k in next)) patch[k] = null;
+    await client.mergePatch(res, o.metadata.name, { status: patch }, 'status');
+    this.written.set(key, sig);
+  }
+}
