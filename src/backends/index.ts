@@ -240,6 +240,11 @@ export class BackendsImpl implements Backends, ThrottlerGaugeSource {
   }
 }
 
+/** config-wharf keys read by BackendsImpl.configure() (pass to parseConfig's knownExtraKeys so they are not warned about). */
+export const BACKENDS_CONFIG_KEYS: Record<string, string[]> = {
+  'config-wharf': ['activator-queue-max-requests', 'activator-queue-max-bytes'],
+};
+
 /** Every live BackendsImpl, for /debug/revisions. */
 export const liveBackends = new Set<BackendsImpl>();
 

@@ -8,7 +8,7 @@ const spec = (ann: Record<string, string> = {}, cc = 0, cfg: Record<string, stri
   scalingSpecFor(Object.fromEntries(Object.entries(ann).map(([k, v]) => [A + k, v])), cc, parseAutoscalerConfig(cfg));
 
 describe('targets and windows from annotations and config-autoscaler', () => {
-  it.each([
+  it.each<{ name: string; ann: Record<string, string>; cc: number; target: number; total: number }>([
     { name: 'cc 0 → default 100 × 70 %', ann: {}, cc: 0, target: 70, total: 100 },
     { name: 'cc 10 → 7', ann: {}, cc: 10, target: 7, total: 10 },
     { name: 'target annotation', ann: { target: '10' }, cc: 0, target: 7, total: 10 },

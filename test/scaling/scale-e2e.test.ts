@@ -105,7 +105,7 @@ describe('built-in serving with real processes', () => {
     const pool = b.pool(key)!;
     await until(() => pool.readyCount === 2);
     await Promise.all(Array.from({ length: 24 }, () => send(t, '/?sleep=50')));
-    const stats = await Promise.all(pool.instances.map((i) => fetch(`http://127.0.0.1:${i.port}/stats`).then((r) => r.json())));
+    const stats = await Promise.all(pool.instances.map((i) => fetch(`http://127.0.0.1:${i.port}/stats`).then((r) => r.json() as Promise<{ maxInFlight: number; served: number }>)));
     for (const s of stats) {
       expect(s.maxInFlight).toBeLessThanOrEqual(2);
       expect(s.maxInFlight).toBe(2); // both slots were used: the bound was reached, not just never approached
