@@ -37,6 +37,17 @@ export interface RuntimeOptions {
   drainTimeoutMs?: number;
 }
 
+/** Sources and the compiler may both report a problem (e.g. the compiler passes Desired.problems on): show it once. */
+export function dedupeProblems(problems: readonly Problem[]): Problem[] {
+  const seen = new Set<string>();
+  return problems.filter((p) => {
+    const k = formatProblem(p);
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+}
+
 export type SwapListener = (next: Snapshot, previous: Snapshot | null) => void;
 
 export class Runtime {
@@ -118,12 +129,13 @@ export class Runtime {
       configReloads.inc({ result: 'error' });
       return false;
     }
-    const errors = result.problems.filter((p) => p.severity === 'error');
+    const problems = dedupeProblems([...desired.problems, ...result.problems]);
+    const errors = problems.filter((p) => p.severity === 'error');
     if (errors.length > 0) {
       this.rejected(errors);
       return false;
     }
-    for (const p of result.problems) log.warn({ problem: p }, formatProblem(p));
+    for (const p of problems) log.warn({ problem: p }, formatProblem(p));
     for (const st of result.snapshot.statuses) {
       if (!st.ready) log.warn({ object: st.object, reason: st.reason }, `${st.object} is not served: ${st.reason ?? ''} ${st.message ?? ''}`.trim());
     }

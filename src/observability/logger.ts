@@ -4,9 +4,13 @@ import pino, { type Logger } from 'pino';
 
 let root: Logger = pino({ level: process.env.WHARF_LOG_LEVEL ?? 'info', base: { name: 'wharf' } });
 
+/** Component loggers of the current root; cleared when the root is replaced. */
+const components = new Map<string, Logger>();
+
 export function configureLogger(opts: { level?: string; destination?: pino.DestinationStream }): Logger {
   const dest = opts.destination ?? pino.destination({ fd: 1, sync: false, minLength: 4096 });
   root = pino({ level: opts.level ?? 'info', base: { name: 'wharf' }, timestamp: pino.stdTimeFunctions.isoTime }, dest);
+  components.clear();
   return root;
 }
 
@@ -14,8 +18,27 @@ export function logger(): Logger {
   return root;
 }
 
+function componentLogger(component: string): Logger {
+  let l = components.get(component);
+  if (l === undefined) {
+    l = root.child({ component });
+    components.set(component, l);
+  }
+  return l;
+}
+
+/**
+ * A component's logger. Modules take theirs at import time, before the CLI has configured the destination and
+ * level, so this returns a stand-in that always writes through the *current* root.
+ */
 export function child(component: string): Logger {
-  return root.child({ component });
+  return new Proxy({} as Logger, {
+    get(_t, prop) {
+      const l = componentLogger(component);
+      const v = (l as unknown as Record<string | symbol, unknown>)[prop];
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(l) : v;
+    },
+  });
 }
 
 /** Flush buffered log lines (before exit). */

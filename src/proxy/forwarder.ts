@@ -11,6 +11,7 @@ import { absoluteTarget, hostKey, lookupHost, matchRoute, pickSplit, rawHeader }
 import { proxyMetrics, type RequestStats, type UpstreamErrorKind } from './metrics.js';
 import { accessLog } from '../observability/access-log.js';
 import type { DataPlane, ListenerInfo } from './dataplane.js';
+import { answerProbe } from '../model/probehash.js';
 
 /** The request context hangs off the response under this key, for the static event listeners below. */
 export const kExchange = Symbol('wharf.exchange');
@@ -127,6 +128,7 @@ export class Exchange implements Waiter, ForwardInfo, Dispatcher.DispatchHandler
     const raw = req.rawHeaders;
     let host: string | undefined;
     let hosts = 0;
+    let probe: string | undefined;
     for (let i = 0; i < raw.length; i += 2) {
       const n = raw[i];
       const len = n.length;
@@ -141,6 +143,8 @@ export class Exchange implements Waiter, ForwardInfo, Dispatcher.DispatchHandler
         }
       } else if (len === 17 && n.toLowerCase() === 'transfer-encoding') {
         this.hasBody = true;
+      } else if (len === 15 && n.toLowerCase() === 'k-network-probe') {
+        probe = raw[i + 1];
       }
     }
     if (host === undefined || hosts === 0) return this.reply(400, 'Bad Request: missing Host header\n', '');
@@ -185,6 +189,11 @@ export class Exchange implements Waiter, ForwardInfo, Dispatcher.DispatchHandler
     const target = this.dp.backends.get(split.backend);
     if (target === undefined) return this.reply(503, `No backend: ${split.backend} has no live target\n`, 'UH');
     this.target = target;
+    if (probe !== undefined) {
+      // Knative's ingress prober: wharf is the activator, so it answers the backend probe contract itself.
+      const ans = answerProbe(probe, rawHeader(raw, 'k-network-hash'), route.appendHeaders, split.appendHeaders, true);
+      if (ans !== null) return this.reply(ans.status, ans.body, '', undefined, ans.hash);
+    }
     this.state = State.Queued;
     const ep = target.acquire(this);
     if (ep !== null) this.dispatch(ep);
@@ -389,7 +398,7 @@ export class Exchange implements Waiter, ForwardInfo, Dispatcher.DispatchHandler
   }
 
   /** A short plain-text answer from wharf itself. */
-  reply(status: number, body: string, flags: string, retryAfterSeconds?: number): void {
+  reply(status: number, body: string, flags: string, retryAfterSeconds?: number, networkHash?: string | null): void {
     if (flags) this.flags = flags;
     const res = this.res;
     if (res.headersSent || res.destroyed) {
@@ -403,6 +412,7 @@ export class Exchange implements Waiter, ForwardInfo, Dispatcher.DispatchHandler
       'content-length': Buffer.byteLength(body),
     };
     if (retryAfterSeconds !== undefined) headers['retry-after'] = Math.ceil(retryAfterSeconds);
+    if (networkHash) headers['k-network-hash'] = networkHash;
     if (this.dp.draining) headers['connection'] = 'close';
     res.writeHead(status, headers);
     res.end(body);

@@ -340,3 +340,15 @@ describe('request hygiene', () => {
     expect(r11.status).toBe(400);
   });
 });
+
+describe('Knative ingress probes', () => {
+  it('answers K-Network-Probe itself, echoing the hash the route appends or the request carries', async () => {
+    const before = a.seen.length;
+    const r = await get(w.internal, 'hello.default.example.com', '/healthz', { headers: { 'k-network-probe': 'probe', 'k-network-hash': 'abc' } });
+    expect(r.status).toBe(200);
+    expect(r.headers['k-network-hash']).toBe('abc');
+    const none = await get(w.internal, 'hello.default.example.com', '/healthz', { headers: { 'k-network-probe': 'probe' } });
+    expect(none.status).toBe(400);
+    expect(a.seen.length).toBe(before);
+  });
+});

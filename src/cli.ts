@@ -1,0 +1,246 @@
+#!/usr/bin/env node
+// The `wharf` command: serve a folder of Knative manifests, validate it, or print its compiled host table.
+// Every flag can also come from the environment as WHARF_<NAME> (e.g. WHARF_HTTP_PORT); a flag wins over the env.
+import { parseArgs } from 'node:util';
+import { resolve } from 'node:path';
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { formatProblem, type Problem } from './model/objects.js';
+import { compile } from './model/compile.js';
+import type { Snapshot } from './model/snapshot.js';
+import { ManifestSource, validateFolder } from './sources/manifests/index.js';
+import { createBackends } from './backends/index.js';
+import { Runtime, dedupeProblems as dedupe } from './runtime.js';
+import { routesTable } from './admin/routes-view.js';
+import { configureLogger, child, flushLogs } from './observability/logger.js';
+import { resetAccessLog } from './observability/access-log.js';
+
+const FLAGS = {
+  config: { type: 'string', default: 'conf', help: 'folder of Knative manifests' },
+  'http-port': { type: 'string', default: '8080', help: 'external plane, plain HTTP' },
+  'internal-http-port': { type: 'string', default: '8081', help: 'cluster-local plane, plain HTTP' },
+  'https-port': { type: 'string', default: '8443', help: 'external plane, TLS' },
+  'internal-https-port': { type: 'string', default: '8444', help: 'cluster-local plane, TLS' },
+  'admin-port': { type: 'string', default: '9000', help: '/healthz /readyz /metrics /debug/*' },
+  'admin-address': { type: 'string', default: '127.0.0.1', help: 'address the admin listener binds' },
+  'listen-address': { type: 'string', default: '', help: 'address the planes bind (default: all interfaces)' },
+  'data-dir': { type: 'string', default: './data', help: 'revision history, certificates, event log' },
+  'log-level': { type: 'string', default: 'info', help: 'trace, debug, info, warn, error' },
+  kubernetes: { type: 'boolean', default: false, help: 'read objects from the cluster instead of a folder' },
+  help: { type: 'boolean', default: false, help: 'show this help' },
+} as const;
+
+type FlagName = keyof typeof FLAGS;
+
+export interface CliOptions {
+  command: string;
+  config: string;
+  httpPort: number;
+  internalHttpPort: number;
+  httpsPort: number;
+  internalHttpsPort: number;
+  adminPort: number;
+  adminAddress: string;
+  listenAddress: string | undefined;
+  dataDir: string;
+  logLevel: string;
+  kubernetes: boolean;
+  help: boolean;
+}
+
+const envName = (flag: string) => `WHARF_${flag.toUpperCase().replace(/-/g, '_')}`;
+
+function usage(): string {
+  const lines = [
+    'usage: wharf <serve|validate|routes> [flags]',
+    '',
+    '  serve      serve the manifests in --config (reloads on change and on SIGHUP; drains on SIGTERM)',
+    '  validate   print every problem in --config; exit 1 if there is an error',
+    '  routes     print the compiled host table of --config',
+    '',
+    'flags (each also settable as WHARF_<NAME>):',
+  ];
+  for (const [name, f] of Object.entries(FLAGS)) {
+    if (name === 'help') continue;
+    const def = f.type === 'boolean' ? '' : f.default ? ` (default ${f.default})` : '';
+    lines.push(`  --${name.padEnd(22)} ${f.help}${def}   [${envName(name)}]`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+class UsageError extends Error {}
+
+function port(name: string, raw: string): number {
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UsageError(`--${name}: "${raw}" is not a port number`);
+  return n;
+}
+
+/** Flags, then WHARF_* env, then defaults. */
+export function parseCli(argv: string[], env: NodeJS.ProcessEnv = process.env): CliOptions {
+  const options: Record<string, { type: 'string' | 'boolean' }> = {};
+  for (const [name, f] of Object.entries(FLAGS)) options[name] = { type: f.type };
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const get = (name: FlagName): string | boolean => {
+    const v = parsed.values[name];
+    if (v !== undefined) return v;
+    const e = env[envName(name)];
+    if (e !== undefined && e !== '') return FLAGS[name].type === 'boolean' ? /^(1|true|yes|on)$/i.test(e) : e;
+    return FLAGS[name].default;
+  };
+  const command = parsed.positionals[0] ?? (get('help') ? 'help' : '');
+  if (parsed.positionals.length > 1) throw new UsageError(`unexpected argument: ${parsed.positionals[1]}`);
+  const listen = get('listen-address') as string;
+  return {
+    command,
+    config: get('config') as string,
+    httpPort: port('http-port', get('http-port') as string),
+    internalHttpPort: port('internal-http-port', get('internal-http-port') as string),
+    httpsPort: port('https-port', get('https-port') as string),
+    internalHttpsPort: port('internal-https-port', get('internal-https-port') as string),
+    adminPort: port('admin-port', get('admin-port') as string),
+    adminAddress: get('admin-address') as string,
+    listenAddress: listen || undefined,
+    dataDir: get('data-dir') as string,
+    logLevel: get('log-level') as string,
+    kubernetes: get('kubernetes') as boolean,
+    help: get('help') as boolean,
+  };
+}
+
+/** Read and compile a folder once, without serving (validate, routes). */
+export function compileFolder(dir: string, dataDir: string): { snapshot: Snapshot; problems: Problem[] } {
+  const { desired } = validateFolder({ dir, dataDir });
+  const { snapshot, problems } = compile(desired, { version: 1 });
+  return { snapshot, problems: dedupe([...desired.problems, ...problems]) };
+}
+
+function validate(o: CliOptions): number {
+  const { problems } = compileFolder(o.config, o.dataDir);
+  const errors = problems.filter((p) => p.severity === 'error').length;
+  for (const p of problems) process.stdout.write(`${formatProblem(p)}\n`);
+  process.stdout.write(
+    `${o.config}: ${errors} error${errors === 1 ? '' : 's'}, ${problems.length - errors} warning${problems.length - errors === 1 ? '' : 's'}\n`,
+  );
+  return errors > 0 ? 1 : 0;
+}
+
+function routes(o: CliOptions): number {
+  const { snapshot, problems } = compileFolder(o.config, o.dataDir);
+  const errors = problems.filter((p) => p.severity === 'error');
+  process.stdout.write(routesTable(snapshot));
+  if (errors.length > 0) {
+    process.stdout.write(`\nERRORS (serve would refuse this folder)\n`);
+    for (const p of errors) process.stdout.write(`  ${formatProblem(p)}\n`);
+    return 1;
+  }
+  return 0;
+}
+
+async function serve(o: CliOptions): Promise<void> {
+  configureLogger({ level: o.logLevel });
+  resetAccessLog();
+  const log = child('cli');
+  if (o.kubernetes) throw new UsageError('--kubernetes: the cluster source is not part of this build yet');
+  const dir = resolve(o.config);
+  const dataDir = resolve(o.dataDir);
+  let runtime: Runtime | null = null;
+  const source = new ManifestSource({ dir, dataDir, onError: (problems) => runtime?.rejected(problems) });
+  const backends = createBackends({ dataDir });
+  runtime = new Runtime({
+    source,
+    backends,
+    compile,
+    external: { port: o.httpPort, host: o.listenAddress },
+    internal: { port: o.internalHttpPort, host: o.listenAddress },
+    admin: { port: o.adminPort, host: o.adminAddress },
+  });
+  const rt = runtime;
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) {
+      log.warn({ signal }, 'second signal: exiting now');
+      flushLogs();
+      process.exit(1);
+    }
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    rt.drain().then(
+      () => {
+        flushLogs();
+        process.exit(0);
+      },
+      (err) => {
+        log.error({ err }, 'drain failed');
+        flushLogs();
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGHUP', () => {
+    log.info('SIGHUP: reloading');
+    rt.reload();
+  });
+  // A bug in one request must not take every other connection down with it; log it loudly instead.
+  process.on('uncaughtException', (err) => log.error({ err }, 'uncaught exception'));
+  process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection'));
+  await rt.start();
+}
+
+export async function main(argv: string[]): Promise<number | null> {
+  let o: CliOptions;
+  try {
+    o = parseCli(argv);
+  } catch (err) {
+    process.stderr.write(`wharf: ${(err as Error).message}\n\n${usage()}`);
+    return 2;
+  }
+  try {
+    switch (o.command) {
+      case 'serve':
+        await serve(o);
+        return null; // keeps running
+      case 'validate':
+        return validate(o);
+      case 'routes':
+        return routes(o);
+      case 'help':
+        process.stdout.write(usage());
+        return 0;
+      case '':
+        process.stderr.write(usage());
+        return 2;
+      default:
+        process.stderr.write(`wharf: unknown command "${o.command}"\n\n${usage()}`);
+        return 2;
+    }
+  } catch (err) {
+    process.stderr.write(`wharf: ${err instanceof UsageError ? err.message : ((err as Error).stack ?? String(err))}\n`);
+    return err instanceof UsageError ? 2 : 1;
+  }
+}
+
+/** Run only as the program (the bin symlink included), not when a test imports this module. */
+function isEntry(): boolean {
+  if (!process.argv[1]) return false;
+  try {
+    return realpathSync(process.argv[1]) === fileURLToPath(import.meta.url);
+  } catch {
+    return false;
+  }
+}
+
+if (isEntry()) {
+  const code = await main(process.argv.slice(2));
+  if (code !== null) {
+    flushLogs();
+    process.exitCode = code;
+  }
+}
