@@ -243,9 +243,12 @@ export class CertStore {
     return { ...this.baseOptions(), SNICallback: this.sniCallback(plane), ALPNCallback: this.alpnCallback };
   }
 
-  /** Options for `http2.createSecureServer`: Node itself sets ALPN to h2 + http/1.1 (no TLS-ALPN-01 here). */
+  /**
+   * Options for `http2.createSecureServer`: the same ALPN callback (Node then skips its own h2/http1.1 list) and
+   * `allowHTTP1`, so one TLS port serves h2, HTTP/1.1 and TLS-ALPN-01 validations.
+   */
   http2ServerOptions(plane: Plane): tls.TlsOptions & { allowHTTP1: true } {
-    return { ...this.baseOptions(), SNICallback: this.sniCallback(plane), allowHTTP1: true };
+    return { ...this.serverOptions(plane), allowHTTP1: true };
   }
 
   /** Keep a server's own context (used without SNI) on the current default certificate and TLS settings. */

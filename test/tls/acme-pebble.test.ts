@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import http from 'node:http';
 import https from 'node:https';
+import http2 from 'node:http2';
 import tls from 'node:tls';
 import { X509Certificate } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -27,7 +28,7 @@ let pebble: Pebble;
 let root: string;
 let dataDir: string;
 let httpServer: http.Server;
-let httpsServer: https.Server;
+let httpsServer: http2.Http2SecureServer;
 let store: CertStore;
 let manager: CertManager;
 let issuers: AcmeIssuer[] = [];
@@ -35,7 +36,7 @@ let clockOffset = 0;
 
 const orders = (): number => issuers.reduce((n, i) => n + i.orders, 0);
 
-function listen(s: http.Server | https.Server): Promise<number> {
+function listen(s: http.Server | http2.Http2SecureServer): Promise<number> {
   return new Promise((resolve) => s.listen(0, '127.0.0.1', () => resolve((s.address() as AddressInfo).port)));
 }
 
@@ -64,6 +65,23 @@ function httpsGet(host: string): Promise<{ body: string; serial: string }> {
   });
 }
 
+function h2Get(host: string): Promise<string> {
+  const port = (httpsServer.address() as AddressInfo).port;
+  return new Promise((resolve, reject) => {
+    const session = http2.connect(`https://127.0.0.1:${port}`, { servername: host, ca: root });
+    session.on('error', reject);
+    const req = session.request({ ':path': '/', ':authority': host });
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (c: string) => (body += c));
+    req.on('end', () => {
+      session.close();
+      resolve(body);
+    });
+    req.on('error', reject);
+  });
+}
+
 beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'wharf-acme-'));
   store = new CertStore({ log: silent });
@@ -85,7 +103,8 @@ beforeAll(async () => {
     if (manager.responder.handle(req, res)) return;
     res.writeHead(404).end();
   });
-  httpsServer = https.createServer(store.serverOptions('external'), (req, res) => res.end(`hello ${req.headers.host}`));
+  // One TLS port for h2, HTTP/1.1 and TLS-ALPN-01, as the data plane mounts it.
+  httpsServer = http2.createSecureServer(store.http2ServerOptions('external'), (req, res) => res.end(`hello ${req.headers.host ?? req.headers[':authority']}`));
   store.attach(httpsServer);
   const [httpPort, tlsPort] = await Promise.all([listen(httpServer), listen(httpsServer)]);
   pebble = await startPebble({ httpPort, tlsPort, certificateValidityPeriod: 3600 });
@@ -113,6 +132,7 @@ describe('ACME with Pebble', () => {
     expect(store.issuedFor(EAGER)).toBeDefined();
     const res = await httpsGet(EAGER);
     expect(res.body).toBe(`hello ${EAGER}`);
+    expect(await h2Get(EAGER)).toBe(`hello ${EAGER}`);
     // Account and certificate persist in the data dir.
     const account = JSON.parse(await readFile(join(dataDir, 'tls', 'account.json'), 'utf8'));
     expect(account.accountUrl).toMatch(/^https:\/\/127\.0\.0\.1:\d+\//);
