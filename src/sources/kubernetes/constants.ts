@@ -24,7 +24,7 @@ export const PORTS = {
   externalHttps: 8443,
   internalHttp: 8081,
   internalHttps: 8444,
-  admin: 9090,
+  admin: 9000,
 } as const;
 
 /** Service ports (what clients and Knative's prober dial). */
@@ -58,6 +58,8 @@ export interface ApiUse {
 export const API_USAGE: readonly ApiUse[] = [
   { group: 'networking.internal.knative.dev', resource: 'ingresses', verbs: ['get', 'list', 'watch', 'patch'], scope: 'cluster' },
   { group: 'networking.internal.knative.dev', resource: 'ingresses/status', verbs: ['patch'], scope: 'cluster' },
+  // Setting metadata.finalizers needs update on the finalizers subresource where OwnerReferencesPermissionEnforcement is on.
+  { group: 'networking.internal.knative.dev', resource: 'ingresses/finalizers', verbs: ['update'], scope: 'cluster' },
   { group: '', resource: 'services', verbs: ['list', 'watch'], scope: 'cluster' },
   { group: 'discovery.k8s.io', resource: 'endpointslices', verbs: ['list', 'watch'], scope: 'cluster' },
   { group: '', resource: 'secrets', verbs: ['list', 'watch'], scope: 'cluster' },
