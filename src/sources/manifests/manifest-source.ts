@@ -151,9 +151,15 @@ export class ManifestSource implements Source {
     try {
       this.store.save(result.history);
     } catch (err) {
-      // Serving the new config with unsaved history would let revision names drift after a restart; refuse it.
-      this.reportErrors([{ severity: 'error', origin: { file: this.store.file }, message: `cannot save revision history: ${(err as Error).message}` }]);
-      return 'error';
+      // Availability first: a read-only data dir must not stop wharf from serving. Names stay stable while this
+      // process lives (the history is kept in memory and the write is retried on the next reload), and the
+      // problem is reported so the operator can fix the folder before a restart.
+      log.error({ err, file: this.store.file }, 'cannot save revision history; revision names may change after a restart');
+      result.desired.problems.push({
+        severity: 'warning',
+        origin: { file: this.store.file },
+        message: `cannot save revision history (${(err as Error).message}); revision names may change after a restart`,
+      });
     }
     this.history = result.history;
     this.lastGood = loaded;

@@ -198,4 +198,36 @@ describe('ManifestSource', () => {
     writeFileSync(join(dir, 'hello.yaml'), service('hello', 'World'));
     expect((await rec.waitFor(2, 1000)).kind).toBe('desired');
   });
+
+  it('re-runs the reconciler when a rollout step is due, without a file change', async () => {
+    const rollout = '  annotations:\n    serving.knative.dev/rollout-duration: "2s"\n';
+    const withAnnotation = (target: string) => service('hello', target).replace('  name: hello\n', `  name: hello\n${rollout}`);
+    writeFileSync(join(dir, 'hello.yaml'), withAnnotation('one'));
+    const rec = recorder();
+    const s = await startSource(rec, { watch: false });
+    await rec.waitFor(1);
+    writeFileSync(join(dir, 'hello.yaml'), withAnnotation('two'));
+    expect(await s.reload()).toBe('applied');
+    const splits = (d: Desired) =>
+      Object.fromEntries(d.ingresses.find((i) => i.metadata.name === 'hello')!.spec.rules![0]!.http!.paths[0]!.splits.map((x) => [x.serviceName, x.percent]));
+    expect(splits((rec.events[1] as { d: Desired }).d)).toEqual({ 'hello-00001': 99, 'hello-00002': 1 });
+    // The 2 s rollout moves the rest after its 1 s first step; nothing touches the folder meanwhile.
+    const stepped = await rec.waitFor(3, 2500);
+    expect(stepped.kind).toBe('desired');
+    expect(splits((stepped as { d: Desired }).d)).toEqual({ 'hello-00002': 100 });
+  });
+
+  it('keeps serving when the data dir cannot be written, with a warning', async () => {
+    writeFileSync(join(root, 'not-a-dir'), 'x');
+    writeFileSync(join(dir, 'hello.yaml'), service('hello', 'World'));
+    const rec = recorder();
+    const s = new ManifestSource({ dir, dataDir: join(root, 'not-a-dir'), onError: rec.onError, watch: false });
+    sources.push(s);
+    await s.start(rec.onDesired);
+    const e = await rec.waitFor(1);
+    expect(e.kind).toBe('desired');
+    const d = (e as { d: Desired }).d;
+    expect(revisionNames(d)).toEqual(['default/hello-00001']);
+    expect(d.problems).toMatchObject([{ severity: 'warning', message: expect.stringMatching(/cannot save revision history/) }]);
+  });
 });
