@@ -87,6 +87,15 @@ describe('revisions: names and generations', () => {
     ]);
   });
 
+  it('a pinned history revision that cannot run under the current config is a warning, not an error', () => {
+    const r1 = run([svc('hello', { spec: { containerConcurrency: 50 } })]);
+    const config = cfg({ 'config-defaults': { 'container-concurrency-max-limit': '10' } });
+    const r2 = run([svc('hello', { env: 'v2', traffic: [{ revisionName: 'hello-00001', percent: 100 }] })], r1.history, T0 + 1, config);
+    expect(errors(r2)).toEqual([]);
+    expect(r2.problems).toContainEqual(expect.objectContaining({ severity: 'warning', object: 'Revision default/hello-00001', field: 'spec.containerConcurrency' }));
+    expect(r2.revisions.map((x) => x.name)).toEqual(['hello-00002']);
+  });
+
   it('BYO revision names', () => {
     const r = run([svc('hello', { tmplName: 'hello-blue' })]);
     expect(r.revisions.map((x) => x.name)).toEqual(['hello-blue']);
@@ -172,6 +181,28 @@ describe('traffic validation (field paths)', () => {
     expect(errors(run([conf, route([{ configurationName: 'cfg', revisionName: 'cfg-00001', percent: 100 }])]))[0]).toContain('spec.traffic[0].revisionName: expected exactly one, got both');
     expect(errors(run([conf, route([{ percent: 100 }])]))[0]).toContain('spec.traffic[0].revisionName: expected exactly one, got neither');
     expect(errors(run([conf, route([{ configurationName: 'nope', percent: 100 }])]))[0]).toContain('spec.traffic[0].configurationName: Configuration "nope" referenced in traffic not found');
+  });
+});
+
+describe('standalone Revision and Route objects', () => {
+  const revision: KObject = {
+    apiVersion: 'serving.knative.dev/v1', kind: 'Revision', metadata: { name: 'pinned-rev', namespace: 'default', annotations: { 'wharf.dev/upstream': 'http://10.0.0.9:8080' } },
+    spec: { containers: [{ image: 'x' }], containerConcurrency: 2 },
+  };
+  const route = (name: string): KObject => ({ apiVersion: 'serving.knative.dev/v1', kind: 'Route', metadata: { name, namespace: 'default' }, spec: { traffic: [{ revisionName: 'pinned-rev', percent: 100 }] } });
+  it('a Route can pin a Revision object', () => {
+    const r = run([revision, route('rt')]);
+    expect(errors(r)).toEqual([]);
+    expect(r.revisions).toEqual([expect.objectContaining({ name: 'pinned-rev', upstreams: ['http://10.0.0.9:8080'], containerConcurrency: 2 })]);
+    expect(shape(ing(r, 'rt'))[1]).toEqual(['ExternalIP', ['rt.default.example.com'], ['pinned-rev:100']]);
+  });
+  it('a Route named like a Service is an error', () => {
+    const r = run([svc('hello'), revision, route('hello')]);
+    expect(errors(r)).toEqual(['Route default/hello metadata.name: conflicts with the Route of Service default/hello']);
+  });
+  it('a bad Revision object reports fields without a prefix', () => {
+    const bad = { ...revision, metadata: { name: 'r2', namespace: 'default' }, spec: { containers: [{ image: 'x' }] } };
+    expect(run([bad]).problems.map((p) => [p.object, p.field])).toEqual([['Revision default/r2', 'spec.containers[0].command']]);
   });
 });
 

@@ -216,7 +216,12 @@ export function reconcileServing(input: ReconcileInput): ReconcileResult {
   const infoOf = (key: string): RevisionInfo | undefined => {
     if (!infos.has(key)) {
       const e = revs.get(key);
-      infos.set(key, e ? revisionInfo(e.source, config, input.baseDir, [], '', '', false) : undefined);
+      // A revision rebuilt from history: its template is in no file any more, so what is wrong with it under the
+      // current config is a warning on the revision (its traffic gets 503), not an error in a manifest.
+      const found: Problem[] = [];
+      const object = `Revision ${key}`;
+      infos.set(key, e ? revisionInfo(e.source, config, input.baseDir, found, object, '', true) : undefined);
+      for (const p of found) if (p.severity === 'error') problems.push({ ...p, severity: 'warning', message: `cannot run (template from history): ${p.message}` });
     }
     return infos.get(key);
   };
