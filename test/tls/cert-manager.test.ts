@@ -198,3 +198,22 @@ describe('CertManager', () => {
     expect(await metric('wharf_acme_on_demand_total', { decision: 'negative_cached' })).toBeGreaterThanOrEqual(1);
   });
 });
+
+describe('TlsRuntime', () => {
+  it('feeds snapshots to the store and the manager, and serves issued certificates by SNI', async () => {
+    const { TlsRuntime } = await import('../../src/tls/tls-runtime.js');
+    const clock = { now: Date.now() };
+    const issuer = new FakeIssuer(clock);
+    const dataDir = await mkdtemp(join(tmpdir(), 'wharf-tr-'));
+    const rt = new TlsRuntime({ dataDir, log: silent, manager: { timers: false, issuerFactory: () => issuer } });
+    cleanups.push(() => rt.stop(), () => rm(dataDir, { recursive: true, force: true }));
+    await rt.start();
+    const problems = rt.update(tlsSnapshot({ external: { 'a.example.com': null, 'b.example.com': 'ns/missing' }, wharf: on() }));
+    expect(problems.map((p) => p.object)).toEqual(['Secret ns/missing']);
+    await rt.certs.runDue();
+    expect(issuer.calls).toEqual(['a.example.com']);
+    expect(rt.store.secureContextFor('a.example.com', 'external')).toBe(rt.store.issuedFor('a.example.com')!.context);
+    expect(rt.serverOptions('external').allowHTTP1).toBe(true);
+    expect(JSON.stringify(rt.describe())).toContain('acme:a.example.com');
+  });
+});
