@@ -7,6 +7,12 @@ import type { Backends } from '../../src/backends/types.js';
 import type { Source } from '../../src/sources/source.js';
 import { Runtime, type CompileFn } from '../../src/runtime.js';
 import { FakeBackends } from './backends.js';
+import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { ManifestSource } from '../../src/sources/manifests/index.js';
+import { compile } from '../../src/model/compile.js';
+import { createBackends } from '../../src/backends/index.js';
 
 /** A source whose input the test pushes by hand. */
 export class PushSource implements Source {
@@ -69,4 +75,54 @@ export async function startWharfWith<B extends Backends = FakeBackends>(
     drainTimeoutMs: opts.drainTimeoutMs ?? 2000,
   });
   return { ...(await started(runtime)), source, backends };
+}
+
+/**
+ * The real thing in-process: a manifest folder through ManifestSource, the compiler and the backends layer. Writes
+ * to `dir` are picked up by the watcher (debounce shortened for tests).
+ */
+export async function startWharfFolder(
+  dir: string,
+  opts: { dataDir?: string; drainDelayMs?: number; drainTimeoutMs?: number } = {},
+): Promise<TestWharf & { source: ManifestSource }> {
+  const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'wharf-data-'));
+  let runtime: Runtime | null = null;
+  const source = new ManifestSource({ dir, dataDir, debounceMs: 50, onError: (p) => runtime?.rejected(p) });
+  runtime = new Runtime({
+    source,
+    backends: createBackends({ dataDir, drainTimeoutMs: 2000 }),
+    compile,
+    external: { port: 0, host: '127.0.0.1' },
+    internal: { port: 0, host: '127.0.0.1' },
+    admin: { port: 0, host: '127.0.0.1' },
+    drainDelayMs: opts.drainDelayMs ?? 0,
+    drainTimeoutMs: opts.drainTimeoutMs ?? 2000,
+  });
+  return { ...(await started(runtime)), source };
+}
+
+/** Write a file under dir (creating folders), e.g. writeManifest(dir, 'services/hello.yaml', yaml). */
+export function writeManifest(dir: string, file: string, text: string): void {
+  const path = join(dir, file);
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, text);
+}
+
+export function tempDir(prefix = 'wharf-conf-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+/** A config-domain for example.com plus optional extra ConfigMap data, as YAML. */
+export function configMaps(extra: Record<string, Record<string, string>> = {}): string {
+  const maps: Record<string, Record<string, string>> = { 'config-domain': { 'example.com': '' }, ...extra };
+  return Object.entries(maps)
+    .map(
+      ([name, data]) =>
+        `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${name}\n  namespace: knative-serving\ndata:\n` +
+        Object.entries(data)
+          .map(([k, v]) => `  ${k}: ${JSON.stringify(v)}`)
+          .join('\n') +
+        '\n',
+    )
+    .join('---\n');
 }
