@@ -78,6 +78,18 @@ export const CONFIG_KEYS: ConfigKey[] = [
   { configMap: 'config-wharf', key: 'drain-delay', default: '1s', doc: 'After SIGTERM, how long /readyz reports 503 before listeners stop accepting.' },
 ];
 
+/**
+ * Lets a capability declare the keys it reads (at module load), so parseConfig does not warn about them and the
+ * README/`wharf validate` can list them. Re-registering a key replaces its entry.
+ */
+export function registerConfigKeys(keys: readonly ConfigKey[]): void {
+  for (const k of keys) {
+    const i = CONFIG_KEYS.findIndex((x) => x.configMap === k.configMap && x.key === k.key);
+    if (i >= 0) CONFIG_KEYS[i] = { ...k };
+    else CONFIG_KEYS.push({ ...k });
+  }
+}
+
 /** Knative's config-autoscaler keys: known (not warned about), parsed by the autoscaling code from `raw`. */
 const AUTOSCALER_KEYS = [
   'container-concurrency-target-percentage', 'container-concurrency-target-default', 'requests-per-second-target-default',

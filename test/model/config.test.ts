@@ -107,3 +107,15 @@ describe('durations', () => {
     ['30', 30], ['30s', 30], ['1m', 60], ['abc', null],
   ])('parseSecondsOrDuration(%j) = %j', (s, want) => expect(parseSecondsOrDuration(s)).toBe(want));
 });
+
+describe('registerConfigKeys', () => {
+  it('registered keys are known to parseConfig and listed once', async () => {
+    const { registerConfigKeys } = await import('../../src/model/config.js');
+    const maps = { 'config-wharf': { 'test-only-key': 'x' } };
+    expect(parseConfig(maps).problems).toHaveLength(1);
+    registerConfigKeys([{ configMap: 'config-wharf', key: 'test-only-key', default: '', doc: 'a key for this test only' }]);
+    registerConfigKeys([{ configMap: 'config-wharf', key: 'test-only-key', default: 'y', doc: 'a key for this test only' }]);
+    expect(parseConfig(maps).problems).toEqual([]);
+    expect(CONFIG_KEYS.filter((k) => k.key === 'test-only-key')).toEqual([{ configMap: 'config-wharf', key: 'test-only-key', default: 'y', doc: 'a key for this test only' }]);
+  });
+});
