@@ -135,6 +135,17 @@ export class ManifestSource implements Source {
 
   private reloadNow(force: boolean): ReloadOutcome {
     if (this.stopped) return 'unchanged';
+    try {
+      return this.reloadFolder(force);
+    } catch (err) {
+      // Called from timers and the watcher: a bug here must reject the reload, not crash the process.
+      log.error({ err }, 'reload failed');
+      this.reportErrors([{ severity: 'error', message: `internal error while reloading: ${(err as Error).message}` }]);
+      return 'error';
+    }
+  }
+
+  private reloadFolder(force: boolean): ReloadOutcome {
     const loaded = loadFolder(this.dir);
     if (!force && loaded.fingerprint === this.lastFingerprint) return 'unchanged';
     this.lastFingerprint = loaded.fingerprint;
