@@ -31,6 +31,9 @@ export interface ThrottlerObserver {
 export type Clock = () => number;
 export const monotonicMs: Clock = () => performance.now();
 
+const ACTIVATOR_HEADERS: readonly (readonly [string, string])[] = Object.freeze([Object.freeze(['k-proxy-request', 'activator'] as const)]);
+const NO_HEADERS: readonly (readonly [string, string])[] = Object.freeze([]);
+
 class QueueEntry {
   prev: QueueEntry | null = null;
   next: QueueEntry | null = null;
@@ -52,6 +55,8 @@ export class Throttler implements Target {
   /** The poke sent for the first request is subtracted from the next tick's report. */
   pokePending = false;
   observer: ThrottlerObserver | null = null;
+  /** Knative's activator marks what it proxies, so queue-proxies do not count it twice (activator-autoscaler §2.4). */
+  requestHeaders: readonly (readonly [string, string])[];
 
   private cc: number;
   private policy: Policy;
@@ -79,6 +84,7 @@ export class Throttler implements Target {
     this.cc = Math.max(0, spec.containerConcurrency | 0);
     this.policy = policyFor(this.cc);
     this.canQueue = queueable(spec);
+    this.requestHeaders = spec.activator ? ACTIVATOR_HEADERS : NO_HEADERS;
     this.stats = new RequestStats(clock());
     this.onTimer = this.onTimer.bind(this);
   }
@@ -199,6 +205,7 @@ export class Throttler implements Target {
       this.rrCursor = 0;
     }
     this.canQueue = queueable(spec);
+    this.requestHeaders = spec.activator ? ACTIVATOR_HEADERS : NO_HEADERS;
     this.drain();
   }
 

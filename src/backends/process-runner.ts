@@ -79,6 +79,7 @@ export class ProcessInstance implements EndpointOwner {
   restarts = 0;
   private child: ChildProcess | null = null;
   private probe: ProbeLoop | null = null;
+  private slowTimer: NodeJS.Timeout | null = null;
   private restartTimer: NodeJS.Timeout | null = null;
   private backoffMs: number;
   private drainWaiter: (() => void) | null = null;
@@ -149,6 +150,19 @@ export class ProcessInstance implements EndpointOwner {
     this.endpoint = ep;
     pool.sink.addEndpoint(ep);
     this.startProbe();
+    // Requests wait for this process: say so if it is slow to pass its readiness check.
+    this.slowTimer = setTimeout(() => {
+      this.slowTimer = null;
+      if (this.state === 'starting' && this.child === child) {
+        log.warn({ readiness: pool.spec.readiness }, 'revision process is not ready after 30 s (does it listen on $PORT and answer its readiness probe?)');
+      }
+    }, 30_000);
+    this.slowTimer.unref();
+  }
+
+  /** How long the last start took until ready (ms), 0 while starting. */
+  get startupMs(): number {
+    return this.readyAt >= this.startedAt ? this.readyAt - this.startedAt : 0;
   }
 
   private startProbe(): void {
@@ -187,6 +201,8 @@ export class ProcessInstance implements EndpointOwner {
 
   private onExit(code: number | null, signal: NodeJS.Signals | null, err?: Error): void {
     this.probe?.stop();
+    if (this.slowTimer) clearTimeout(this.slowTimer);
+    this.slowTimer = null;
     this.child = null;
     const ep = this.endpoint;
     this.endpoint = null;

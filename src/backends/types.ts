@@ -33,6 +33,12 @@ export interface Target {
   readonly key: string;
   readonly spec: BackendSpec;
   /**
+   * Headers the forwarder adds to every request it sends through this target (lower-case names), e.g.
+   * `k-proxy-request: activator` for revision targets, so a Knative queue-proxy counts them as proxied.
+   * Fixed per target; optional for targets that add none.
+   */
+  readonly requestHeaders?: readonly (readonly [string, string])[];
+  /**
    * Grant capacity now (returns the endpoint) or queue the waiter and return null; a queued waiter later gets
    * onGranted or onRejected. A target that cannot queue calls onRejected synchronously and returns null.
    */

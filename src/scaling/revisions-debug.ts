@@ -22,6 +22,8 @@ export interface RevisionDebug {
   /** Current queued + in-flight requests (the activator's concurrency). */
   concurrency: number;
   endpoints: { origin: string; ready: boolean; inFlight: number }[];
+  /** Process revisions: each instance's state, for cold-start measurements too. */
+  instances?: { id: number; pid?: number; port: number; state: string; startupMs: number; restarts: number }[];
   autoscaler?: { metric: string; target: number; stableAverage: number; panicAverage: number; minScale: number; maxScale: number };
 }
 
@@ -34,6 +36,7 @@ export function revisionsDebug(): RevisionDebug[] {
       const s = t.spec;
       const info = b.kpa?.info(key);
       const eps = t.endpoints();
+      const pool = b.pool(key);
       out.push({
         key,
         namespace: s.namespace,
@@ -50,6 +53,7 @@ export function revisionsDebug(): RevisionDebug[] {
         inFlight: t.inFlightCount,
         concurrency: t.stats.concurrency,
         endpoints: eps.map((e) => ({ origin: e.origin, ready: e.ready, inFlight: e.inFlight })),
+        instances: pool?.instances.map((i) => ({ id: i.id, pid: i.pid, port: i.port, state: i.state, startupMs: i.startupMs, restarts: i.restarts })),
         autoscaler: info
           ? { metric: info.metric, target: info.target, stableAverage: info.stableAverage, panicAverage: info.panicAverage, minScale: info.minScale, maxScale: info.maxScale }
           : undefined,

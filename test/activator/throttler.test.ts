@@ -197,3 +197,14 @@ describe('capacity and queueing', () => {
     expect(owner.drained).toEqual([eps[0]]);
   });
 });
+
+describe('forwarded request headers', () => {
+  it('marks activator traffic with K-Proxy-Request: activator, and nothing for plain services', () => {
+    const rev = new Throttler(staticSpec('rev:default/r', [], { activator: true }));
+    expect(rev.requestHeaders).toEqual([['k-proxy-request', 'activator']]);
+    const svc = new Throttler(staticSpec('svc:default/s:80', [], { activator: false }));
+    expect(svc.requestHeaders).toEqual([]);
+    svc.updateSpec(staticSpec('svc:default/s:80', [], { activator: true }));
+    expect(svc.requestHeaders).toEqual([['k-proxy-request', 'activator']]);
+  });
+});
