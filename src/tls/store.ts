@@ -42,6 +42,8 @@ type SniCallback = (servername: string, cb: (err: Error | null, ctx?: SecureCont
 interface Tables {
   /** Per plane: host → certificate of the Secret its virtual host names. */
   byHost: Record<Plane, Map<string, LoadedCert>>;
+  /** Per plane: the Secret of the catch-all rule (a KIngress rule without hosts), tried before the default. */
+  catchAll: Record<Plane, LoadedCert | null>;
   /** Referenced Secrets indexed by the exact names they cover. */
   exact: Map<string, LoadedCert>;
   /** Referenced Secrets with `*.parent` names, by parent. */
@@ -53,6 +55,7 @@ interface Tables {
 
 const emptyTables = (): Tables => ({
   byHost: { external: new Map(), internal: new Map() },
+  catchAll: { external: null, internal: null },
   exact: new Map(),
   wildcard: new Map(),
   defaultCert: null,
@@ -136,6 +139,8 @@ export class CertStore {
         }
         t.byHost[plane].set(host, c);
       }
+      const any = snapshot.planes[plane].wildcard;
+      if (any?.tlsSecret) t.catchAll[plane] = load(any.tlsSecret, `the catch-all rule of the ${plane} plane`);
     }
     t.invalid = bad.size;
     for (const c of this.issued.values()) {
@@ -186,7 +191,7 @@ export class CertStore {
   }
 
   lookup(servername: string, plane: Plane): LoadedCert | undefined {
-    return this.specificFor(servername, plane) ?? this.tables.defaultCert ?? undefined;
+    return this.specificFor(servername, plane) ?? this.tables.catchAll[plane] ?? this.tables.defaultCert ?? undefined;
   }
 
   secureContextFor(servername: string, plane: Plane): SecureContext | undefined {
@@ -205,20 +210,20 @@ export class CertStore {
       const found = this.specificFor(servername, plane);
       if (found) return cb(null, found.context);
       const pending = plane === 'external' ? this.onDemand?.obtain(normalizeServername(servername)) : null;
-      if (!pending) return this.fallback(cb);
+      if (!pending) return this.fallback(plane, cb);
       pending.then(
         () => {
           const got = this.specificFor(servername, plane);
           if (got) cb(null, got.context);
-          else this.fallback(cb);
+          else this.fallback(plane, cb);
         },
-        () => this.fallback(cb),
+        () => this.fallback(plane, cb),
       );
     };
   }
 
-  private fallback(cb: (err: Error | null, ctx?: SecureContext) => void): void {
-    const d = this.tables.defaultCert;
+  private fallback(plane: Plane, cb: (err: Error | null, ctx?: SecureContext) => void): void {
+    const d = this.tables.catchAll[plane] ?? this.tables.defaultCert;
     if (d) cb(null, d.context);
     // No certificate at all: abort the handshake rather than serve a server-wide placeholder.
     else cb(new Error('no certificate for this server name'));
@@ -323,6 +328,7 @@ export class CertStore {
   }
 
   private *secretStates(now: number): Iterable<CertStateEntry> {
+    // Counted once per Secret, however many hosts and planes use it.
     for (const c of this.tables.secrets.values()) {
       const state = c.notAfter <= now ? 'expired' : c.notBefore > now ? 'not_yet_valid' : 'valid';
       yield { source: 'secret', state, expiresIn: (c.notAfter - now) / 1000 };

@@ -8,15 +8,18 @@ export interface TlsSnapshotSpec {
   external?: Record<string, string | null>;
   internal?: Record<string, string | null>;
   secrets?: Record<string, { cert: string; key: string }>;
+  /** TLS secret of the external plane's catch-all rule (a rule without hosts). */
+  catchAllSecret?: string;
   wharf?: Record<string, string>;
 }
 
-function table(plane: Plane, hosts: Record<string, string | null> | undefined): HostTable {
+function table(plane: Plane, hosts: Record<string, string | null> | undefined, catchAll?: string): HostTable {
   const m = new Map<string, VirtualHost>();
   for (const [host, tlsSecret] of Object.entries(hosts ?? {})) {
     m.set(host, { host, visibility: plane === 'external' ? 'ExternalIP' : 'ClusterLocal', httpOption: '', routes: [], tlsSecret });
   }
-  return { hosts: m, wildcard: null };
+  const wildcard: VirtualHost | null = catchAll ? { host: '*', visibility: 'ExternalIP', httpOption: '', routes: [], tlsSecret: catchAll } : null;
+  return { hosts: m, wildcard };
 }
 
 export function tlsSnapshot(spec: TlsSnapshotSpec): Snapshot {
@@ -32,7 +35,7 @@ export function tlsSnapshot(spec: TlsSnapshotSpec): Snapshot {
   return {
     version: spec.version ?? 1,
     config,
-    planes: { external: table('external', spec.external), internal: table('internal', spec.internal) },
+    planes: { external: table('external', spec.external, spec.catchAllSecret), internal: table('internal', spec.internal) },
     backends: new Map(),
     secrets: new Map(Object.entries(spec.secrets ?? {})),
     eventing: null,

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import tls from 'node:tls';
 import { X509Certificate } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
+import pino from 'pino';
 import { CertStore } from '../../src/tls/store.js';
 import { makeCa, type TestCa } from '../support/tls-certs.js';
 import { tlsSnapshot } from '../support/tls-snapshot.js';
@@ -47,7 +48,7 @@ async function serve(store: CertStore): Promise<{ server: tls.Server; port: numb
 }
 
 describe('CertStore over real TLS sockets', () => {
-  const store = new CertStore();
+  const store = new CertStore({ log: pino({ level: 'silent' }) });
   let server: tls.Server;
   let port: number;
   const base = (): { external: Record<string, string>; secrets: Record<string, Pair>; wharf: Record<string, string> } => ({
@@ -123,7 +124,7 @@ describe('CertStore over real TLS sockets', () => {
   });
 
   it('keeps planes apart: a host secret on the internal plane is not served on the external one', () => {
-    const s = new CertStore();
+    const s = new CertStore({ log: pino({ level: 'silent' }) });
     s.update(tlsSnapshot({ internal: { 'svc.ns.svc.cluster.local': 'ns/a' }, secrets: { 'ns/a': a } }));
     expect(s.specificFor('svc.ns.svc.cluster.local', 'internal')?.id).toBe('ns/a');
     expect(s.lookup('svc.ns.svc.cluster.local', 'external')).toBeUndefined();
@@ -133,7 +134,7 @@ describe('CertStore over real TLS sockets', () => {
 
 describe('CertStore without a default certificate', () => {
   it('fails the handshake for a name it has no certificate for', async () => {
-    const store = new CertStore();
+    const store = new CertStore({ log: pino({ level: 'silent' }) });
     store.update(tlsSnapshot({ external: { 'a.example.com': 'ns/a' }, secrets: { 'ns/a': a } }));
     const { server, port } = await serve(store);
     try {
@@ -146,8 +147,23 @@ describe('CertStore without a default certificate', () => {
     }
   });
 
+  it('uses the catch-all rule\'s secret for unknown names on its plane only', async () => {
+    const store = new CertStore({ log: pino({ level: 'silent' }) });
+    store.update(tlsSnapshot({ external: { 'a.example.com': 'ns/a' }, catchAllSecret: 'ns/b', secrets: { 'ns/a': a, 'ns/b': b } }));
+    expect(store.lookup('anything.example.org', 'external')?.id).toBe('ns/b');
+    expect(store.lookup('anything.example.org', 'internal')).toBeUndefined();
+    const { server, port } = await serve(store);
+    try {
+      expect((await hello(port, 'anything.example.org')).fingerprint).toBe(fp(b.cert));
+      expect((await hello(port, 'a.example.com')).fingerprint).toBe(fp(a.cert));
+    } finally {
+      server.close();
+      store.close();
+    }
+  });
+
   it('reports a missing secret and a bad config value with their names', () => {
-    const store = new CertStore();
+    const store = new CertStore({ log: pino({ level: 'silent' }) });
     const problems = store.update(tlsSnapshot({ external: { 'a.example.com': 'ns/missing' }, wharf: { 'tls-min-version': '1.0' } }));
     expect(problems.map((p) => p.object)).toEqual(['ConfigMap config-wharf', 'Secret ns/missing']);
     expect(problems[0]!.field).toBe('data.tls-min-version');
