@@ -79,3 +79,15 @@ export const CONFIG_MAP_NAMES: ReadonlySet<string> = new Set([
 ]);
 
 export const TLS_SECRET_TYPE = 'kubernetes.io/tls';
+
+/** apiVersions under which wharf knows `kind`, for a "did you mean" hint (`v1 Service` → serving.knative.dev/v1). */
+export function apiVersionsOf(kind: string): string[] {
+  const out: string[] = [];
+  for (const [group, kinds] of Object.entries(table)) {
+    const info = kinds[kind];
+    if (!info) continue;
+    const v = info.versions?.[0] ?? 'v1';
+    out.push(group ? `${group}/${v}` : v);
+  }
+  return out;
+}

@@ -6,7 +6,7 @@ import { readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { LineCounter, parseAllDocuments, isMap, isScalar, isSeq, type Document, type Node } from 'yaml';
 import type { KObject, Origin, Problem } from '../../model/objects.js';
-import { lookupKind, splitApiVersion, CONFIG_MAP_NAMES } from './kinds.js';
+import { apiVersionsOf, lookupKind, splitApiVersion, CONFIG_MAP_NAMES } from './kinds.js';
 
 export interface Loaded {
   object: KObject;
@@ -219,7 +219,9 @@ function checkEnvelope(value: unknown, origin: Origin, problems: Problem[], pref
       const use = lookup.badVersion.map((v) => (group ? `${group}/${v}` : v)).join(' or ');
       bad('apiVersion', `${o.apiVersion} does not serve ${kind} (use ${use})`);
     } else {
-      problems.push({ severity: 'warning', origin, object: label, field: prefix + 'kind', message: `${o.apiVersion} ${kind} is not a kind wharf reads; ignored` });
+      const hint = apiVersionsOf(kind);
+      const message = `${o.apiVersion} ${kind} is not a kind wharf reads; ignored${hint.length ? ` (did you mean apiVersion ${hint.join(' or ')}?)` : ''}`;
+      problems.push({ severity: 'warning', origin, object: label, field: prefix + 'kind', message });
       return null;
     }
   }

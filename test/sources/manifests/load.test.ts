@@ -93,6 +93,14 @@ describe('parseManifests', () => {
     expect(r.objects[0]!.object.metadata).toEqual({ name: 'a.example.org' });
   });
 
+  it('hints at the right apiVersion for a Knative kind under a foreign group', () => {
+    const r = parseManifests('apiVersion: v1\nkind: Service\nmetadata: {name: s}\n', 'v.yaml');
+    expect(r.objects).toEqual([]);
+    expect(r.problems.map(formatProblem)).toEqual([
+      'warning: v.yaml#0:1 Service default/s kind: v1 Service is not a kind wharf reads; ignored (did you mean apiVersion serving.knative.dev/v1?)',
+    ]);
+  });
+
   it('coerces unquoted annotation values with a warning', () => {
     const r = parseManifests('apiVersion: serving.knative.dev/v1\nkind: Service\nmetadata:\n  name: s\n  annotations:\n    autoscaling.knative.dev/min-scale: 1\n', 'a.yaml');
     expect(r.objects[0]!.object.metadata.annotations).toEqual({ 'autoscaling.knative.dev/min-scale': '1' });
