@@ -90,6 +90,17 @@ export function registerConfigKeys(keys: readonly ConfigKey[]): void {
   }
 }
 
+/** The key table as a Markdown table (ConfigMap, key, default, meaning), for the README and `wharf validate --help`. */
+export function configKeysMarkdown(): string {
+  const esc = (t: string): string => t.replace(/\|/g, '\\|');
+  const rows = [...CONFIG_KEYS].sort((a, b) => (a.configMap + a.key < b.configMap + b.key ? -1 : 1));
+  return [
+    '| ConfigMap | Key | Default | Meaning |',
+    '|---|---|---|---|',
+    ...rows.map((k) => `| ${k.configMap} | \`${k.key}\` | ${k.default === '' ? '' : `\`${esc(k.default)}\``} | ${esc(k.doc)} |`),
+  ].join('\n');
+}
+
 /** Knative's config-autoscaler keys: known (not warned about), parsed by the autoscaling code from `raw`. */
 const AUTOSCALER_KEYS = [
   'container-concurrency-target-percentage', 'container-concurrency-target-default', 'requests-per-second-target-default',

@@ -119,3 +119,13 @@ describe('registerConfigKeys', () => {
     expect(CONFIG_KEYS.filter((k) => k.key === 'test-only-key')).toEqual([{ configMap: 'config-wharf', key: 'test-only-key', default: 'y', doc: 'a key for this test only' }]);
   });
 });
+
+describe('configKeysMarkdown', () => {
+  it('lists every key with its default', async () => {
+    const { configKeysMarkdown } = await import('../../src/model/config.js');
+    const md = configKeysMarkdown();
+    expect(md).toContain('| config-network | `domain-template` | `{{.Name}}.{{.Namespace}}.{{.Domain}}` |');
+    expect(md).toContain('| config-wharf | `drain-timeout` | `30s` |');
+    expect(md.split('\n').length).toBe(CONFIG_KEYS.length + 2);
+  });
+});

@@ -161,7 +161,6 @@ describe('traffic validation (field paths)', () => {
     ['missing revision', [{ revisionName: 'hello-00009', percent: 100 }], ['spec.traffic[0].revisionName: Revision "hello-00009" referenced in traffic not found']],
     ['bad tag', [{ latestRevision: true, percent: 100, tag: 'Not_OK' }], ['spec.traffic[0].tag']],
     ['not a list', { percent: 100 }, ['spec.traffic: must be a list']],
-    ['empty', [], ['spec.traffic: needs at least one traffic target']],
   ];
   it.each(cases)('%s', (_n, traffic, want) => {
     const r = run([svc('hello', { traffic })]);
@@ -238,6 +237,10 @@ describe('KIngress shape', () => {
       ['ClusterLocal', 'zero-hello.default.svc.cluster.local', ['hello-00001:100']],
       ['ExternalIP', 'zero-hello.default.example.com', ['hello-00001:100']],
     ]);
+  });
+
+  it('an empty traffic list on a Service means 100% latest', () => {
+    expect(shape(ing(run([svc('hello', { traffic: [] })]), 'hello'))[0]![2]).toEqual(['hello-00001:100']);
   });
 
   it('two targets on one revision are consolidated', () => {

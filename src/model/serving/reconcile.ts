@@ -235,7 +235,9 @@ export function reconcileServing(input: ReconcileInput): ReconcileResult {
     const key = `${ns}/${s.metadata.name}`;
     if (!configs.has(key)) continue; // spec.template missing: reported above
     const spec = s.spec as Record<string, unknown>;
-    const traffic = spec.traffic === undefined || spec.traffic === null ? [{ latestRevision: true, percent: 100 }] : spec.traffic;
+    // Knative's Service defaulting: no (or an empty) traffic list means 100% to the latest revision.
+    const empty = spec.traffic === undefined || spec.traffic === null || (Array.isArray(spec.traffic) && spec.traffic.length === 0);
+    const traffic = empty ? [{ latestRevision: true, percent: 100 }] : spec.traffic;
     routes.push({ key, namespace: ns, name: s.metadata.name, object: label(s, ns), o: s, traffic, serviceContext: true, defaultConfiguration: s.metadata.name });
   }
   for (const r of routeObjs) {
