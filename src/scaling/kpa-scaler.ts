@@ -75,6 +75,8 @@ export class KpaScaler implements StatSink, ProcessScaler {
   }
 
   setConfig(cfg: AutoscalerConfig): void {
+    // Every reload calls this: only re-derive (and re-warn) when the settings actually changed.
+    if (JSON.stringify(cfg) === JSON.stringify(this.config)) return;
     this.config = cfg;
     for (const r of this.revs.values()) this.refreshSpec(r, true);
   }
