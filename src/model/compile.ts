@@ -35,6 +35,16 @@ const label = (i: Ingress): string => `Ingress ${i.metadata?.namespace ?? ''}/${
 const pairs = (m: Record<string, string> | undefined): HeaderPairs =>
   m ? Object.entries(m).map(([k, v]) => [k.toLowerCase(), String(v)] as const) : [];
 
+/** The serving object an Ingress was made from (Service, Route, DomainMapping), so a conflict names what the user wrote. */
+function ownerLabel(i: Ingress): string {
+  const l = i.metadata?.labels ?? {};
+  const ns = i.metadata?.namespace ?? '';
+  if (l['serving.knative.dev/domainMapping']) return `DomainMapping ${ns}/${l['serving.knative.dev/domainMapping']}`;
+  if (l['serving.knative.dev/service']) return `Service ${ns}/${l['serving.knative.dev/service']}`;
+  if (l['serving.knative.dev/route']) return `Route ${l['serving.knative.dev/routeNamespace'] ?? ns}/${l['serving.knative.dev/route']}`;
+  return label(i);
+}
+
 function age(i: Ingress): number {
   const t = i.metadata?.creationTimestamp ? Date.parse(i.metadata.creationTimestamp) : NaN;
   return Number.isFinite(t) ? t : Infinity; // unknown age sorts as newest
@@ -93,12 +103,13 @@ export function compile(desired: Desired, opts: CompileOptions): { snapshot: Sna
     const taken = [...keys].filter((k) => owner.has(k));
     if (taken.length > 0) {
       const by = owner.get(taken[0]!)!;
-      const message = `host ${taken[0] === WILDCARD ? '(any host)' : `"${taken[0]}"`} is already served by ${by}; this Ingress is not served`;
-      problems.push({ severity: 'warning', object, message, reason: DOMAIN_CONFLICT, ...(opts.origins?.get(ing) ? { origin: opts.origins.get(ing)! } : {}) });
-      statuses.push({ object, ready: false, reason: DOMAIN_CONFLICT, message });
+      const who = ownerLabel(ing);
+      const message = `host ${taken[0] === WILDCARD ? '(any host)' : `"${taken[0]}"`} is already served by ${by}; ${who === object ? 'this Ingress' : `${object}`} is not served`;
+      problems.push({ severity: 'warning', object: who, message, reason: DOMAIN_CONFLICT, ...(opts.origins?.get(ing) ? { origin: opts.origins.get(ing)! } : {}) });
+      statuses.push({ object: who, ready: false, reason: DOMAIN_CONFLICT, message });
       continue;
     }
-    for (const k of keys) owner.set(k, object);
+    for (const k of keys) owner.set(k, ownerLabel(ing));
     addIngress(ing, object, rules);
   }
 

@@ -246,3 +246,16 @@ describe('reconcile → compile end to end', () => {
     expect(snapshot.backends.get('rev:default/priv-00001')!.source).toEqual({ kind: 'process', process: { command: ['run'], args: [], env: {}, cwd: '/app' } });
   });
 });
+
+describe('compile: conflicts name the serving object', () => {
+  it('a DomainMapping on a Route host loses to the older Service and is reported as itself', () => {
+    const config = parseConfig({ 'config-domain': { 'example.com': '' }, 'config-network': { 'autocreate-cluster-domain-claims': 'true' } }).config;
+    const svc: KObject = { apiVersion: 'serving.knative.dev/v1', kind: 'Service', metadata: { name: 'hello', namespace: 'default', creationTimestamp: '2025-01-01T00:00:00Z' }, spec: { template: { spec: { containers: [{ command: ['run'] }] } } } };
+    const dm: KObject = { apiVersion: 'serving.knative.dev/v1beta1', kind: 'DomainMapping', metadata: { name: 'hello.default.example.com', namespace: 'default', creationTimestamp: '2025-02-01T00:00:00Z' }, spec: { ref: { apiVersion: 'serving.knative.dev/v1', kind: 'Service', name: 'hello' } } };
+    const r = reconcileServing({ objects: [svc, dm], config, history: undefined, now: 0, baseDir: '/' });
+    const { snapshot, problems } = compile(desired({ configMaps: {}, ingresses: r.ingresses, services: r.services, revisions: r.revisions }), { version: 1 });
+    expect(snapshot.planes.external.hosts.get('hello.default.example.com')!.routes[0]!.ingress).toBe('default/hello');
+    expect(problems).toContainEqual(expect.objectContaining({ object: 'DomainMapping default/hello.default.example.com', reason: 'DomainConflict' }));
+    expect(problems.find((p) => p.reason === 'DomainConflict')!.message).toContain('already served by Service default/hello');
+  });
+});
