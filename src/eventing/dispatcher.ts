@@ -209,7 +209,17 @@ export class Reader {
     const m = this.model;
     const d = m.delivery;
     let outcome: Outcome;
-    if (m.subscriber) {
+    if (m.subscriber && m.subscriber.via === 'local') {
+      // A broker or channel wharf serves (e.g. a Subscription feeding a Broker): append in-process.
+      const sub = m.subscriber;
+      outcome = await this.attemptLoop(d, async () => {
+        const t0 = performance.now();
+        const r = await this.host.forward(sub, ev, 'reply', d.timeoutMs);
+        this.count(r, (performance.now() - t0) / 1000);
+        const ok = r.status >= 200 && r.status < 300;
+        return { ok, status: r.status, body: null, error: ok ? null : r.error, dest: sub.url, retry: isRetryable(r.status) };
+      });
+    } else if (m.subscriber) {
       outcome = await this.attemptLoop(d, async (): Promise<Outcome> => {
         const { headers, body } = this.request(ev, d);
         const t0 = performance.now();

@@ -179,3 +179,13 @@ export const ce = (id: string, extra: Record<string, string> = {}): Record<strin
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export const idIs = (...ids: string[]) => (r: Received): boolean => ids.includes(String(r.headers['ce-id']));
+
+/** POST with full control of headers (fetch drops Host); resolves with the status code. */
+export async function postWithHost(url: string, host: string, attrs: Record<string, string>, body = ''): Promise<number> {
+  const { request } = await import('undici');
+  const headers: Record<string, string> = { host };
+  for (const [k, v] of Object.entries(attrs)) headers['ce-' + k] = v;
+  const r = await request(url, { method: 'POST', headers, body });
+  await r.body.dump();
+  return r.statusCode;
+}
