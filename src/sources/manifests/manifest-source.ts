@@ -1,7 +1,7 @@
 // The standalone Source: a folder of Knative manifests, watched. Every change (or SIGHUP, via reload()) re-reads the
 // folder and re-runs the route reconciler; a reload with any error is refused as a whole, so the last good config
 // keeps serving. Rollout steps re-run the reconciler at the time it asks for, without re-reading the folder.
-import { watch, type FSWatcher } from 'node:fs';
+import { statSync, watch, type FSWatcher } from 'node:fs';
 import type { Desired } from '../../model/desired.js';
 import type { Problem } from '../../model/objects.js';
 import { formatProblem } from '../../model/objects.js';
@@ -45,6 +45,7 @@ export class ManifestSource implements Source {
   private onDesired: ((d: Desired) => void) | null = null;
   private history: unknown;
   private watcher: FSWatcher | null = null;
+  private watchedIno: number | undefined;
   private debounceTimer: NodeJS.Timeout | null = null;
   private firstEventAt = 0;
   private rolloutTimer: NodeJS.Timeout | null = null;
@@ -95,6 +96,7 @@ export class ManifestSource implements Source {
   private startWatching(): void {
     if (this.stopped) return;
     try {
+      this.watchedIno = statSync(this.dir).ino;
       this.watcher = watch(this.dir, { recursive: true, persistent: true }, () => this.schedule());
       this.watcher.on('error', (err) => {
         log.warn({ err, dir: this.dir }, 'folder watch failed; retrying');
@@ -145,7 +147,31 @@ export class ManifestSource implements Source {
     }
   }
 
+  /**
+   * A watch follows the folder's inode: when the folder is deleted, or replaced (`mv conf.new conf`), it goes quiet
+   * for good. Each reload checks, and watches the folder again (at once, or once it reappears).
+   */
+  private checkWatch(): void {
+    if (this.opts.watch === false || this.stopped) return;
+    let ino: number | undefined;
+    try {
+      ino = statSync(this.dir).ino;
+    } catch {
+      ino = undefined;
+    }
+    if (this.watcher && ino === this.watchedIno) return;
+    if (!this.watcher && this.rewatchTimer) return; // already waiting for the folder
+    this.watcher?.close();
+    this.watcher = null;
+    if (ino === undefined) this.retryWatch();
+    else {
+      this.startWatching();
+      this.schedule(); // pick up what changed between the swap and the new watch
+    }
+  }
+
   private reloadFolder(force: boolean): ReloadOutcome {
+    this.checkWatch();
     const loaded = loadFolder(this.dir);
     if (!force && loaded.fingerprint === this.lastFingerprint) return 'unchanged';
     this.lastFingerprint = loaded.fingerprint;

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -229,5 +229,34 @@ describe('ManifestSource', () => {
     const d = (e as { d: Desired }).d;
     expect(revisionNames(d)).toEqual(['default/hello-00001']);
     expect(d.problems).toMatchObject([{ severity: 'warning', message: expect.stringMatching(/cannot save revision history/) }]);
+  });
+
+  it('keeps watching when the folder is replaced or deleted and recreated', async () => {
+    writeFileSync(join(dir, 'hello.yaml'), service('hello', 'one'));
+    const rec = recorder();
+    await startSource(rec);
+    await rec.waitFor(1);
+
+    // Replaced by a rename, as deploy tools do.
+    const next = join(root, 'conf.new');
+    mkdirSync(next);
+    writeFileSync(join(next, 'hello.yaml'), service('hello', 'two'));
+    rmSync(dir, { recursive: true });
+    renameSync(next, dir);
+    const swapped = await rec.waitFor(2, 1500);
+    expect((swapped as { d: Desired }).d.revisions.map((r) => r.process?.env.TARGET)).toEqual(['two']);
+    // ...and later edits inside the new folder are still seen.
+    writeFileSync(join(dir, 'hello.yaml'), service('hello', 'three'));
+    const edited = await rec.waitFor(3, 1000);
+    expect((edited as { d: Desired }).d.revisions.map((r) => r.process?.env.TARGET)).toEqual(['three']);
+
+    // Deleted: the reload is refused (the last good config keeps serving); recreated: picked up again.
+    rmSync(dir, { recursive: true });
+    expect((await rec.waitFor(4, 1000)).kind).toBe('error');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'hello.yaml'), service('hello', 'four'));
+    const back = await rec.waitFor(5, 2500);
+    expect(back.kind).toBe('desired');
+    expect((back as { d: Desired }).d.revisions.map((r) => r.process?.env.TARGET)).toEqual(['four']);
   });
 });
