@@ -48,7 +48,7 @@ function recorder() {
     onDesired: (d: Desired) => push({ kind: 'desired', d }),
     onError: (problems: Problem[]) => push({ kind: 'error', problems }),
     /** Resolves once `n` events have arrived, or rejects after `ms`. */
-    async waitFor(n: number, ms = 1000) {
+    async waitFor(n: number, ms = 3000) {
       const deadline = Date.now() + ms;
       while (events.length < n) {
         const left = deadline - Date.now();
@@ -100,6 +100,7 @@ describe('ManifestSource', () => {
     await startSource(rec);
     await rec.waitFor(1);
 
+    // The issue's promise: a change is live within 1 s (debounce 150 ms, capped at 400 ms, plus the reload).
     writeFileSync(join(dir, 'second.yaml'), service('second', 'Two'));
     const added = await rec.waitFor(2, 1000);
     expect(added.kind).toBe('desired');
@@ -107,7 +108,7 @@ describe('ManifestSource', () => {
 
     const bad = join(dir, 'second.yaml');
     writeFileSync(bad, service('second', 'Two', '  traffic:\n    - latestRevision: true\n      percent: 250\n'));
-    const refused = await rec.waitFor(3, 1000);
+    const refused = await rec.waitFor(3);
     expect(refused.kind).toBe('error');
     const errors = (refused as { problems: Problem[] }).problems.filter((p) => p.severity === 'error');
     const percent = errors.find((p) => p.field === 'spec.traffic[0].percent');
@@ -115,12 +116,12 @@ describe('ManifestSource', () => {
     expect(formatProblem(percent!)).toContain(`${bad}#0:13 Service default/second spec.traffic[0].percent: `);
 
     writeFileSync(bad, 'apiVersion: serving.knative.dev/v1\nkind: Service\nmetadata: {name: [\n');
-    const syntax = await rec.waitFor(4, 1000);
+    const syntax = await rec.waitFor(4);
     expect(syntax.kind).toBe('error');
     expect((syntax as { problems: Problem[] }).problems.find((p) => p.severity === 'error')!.origin!.file).toBe(bad);
 
     writeFileSync(bad, service('second', 'Fixed'));
-    const fixed = await rec.waitFor(5, 1000);
+    const fixed = await rec.waitFor(5);
     expect(fixed.kind).toBe('desired');
     const rev = (fixed as { d: Desired }).d.revisions.find((r) => r.configuration === 'second' || r.name.startsWith('second-'))!;
     expect(rev.process!.env.TARGET).toBe('Fixed');
@@ -132,7 +133,7 @@ describe('ManifestSource', () => {
     await startSource(rec);
     await rec.waitFor(1);
     for (let i = 0; i < 20; i++) writeFileSync(join(dir, 'hello.yaml'), service('hello', `v${i}`));
-    await rec.waitFor(2, 1000);
+    await rec.waitFor(2);
     writeFileSync(join(dir, 'app.js'), '// not a manifest');
     await new Promise((r) => setTimeout(r, 600));
     expect(rec.events.map((e) => e.kind)).toEqual(['desired', 'desired']);
@@ -196,7 +197,7 @@ describe('ManifestSource', () => {
     expect(first.kind).toBe('error');
     expect((first as { problems: Problem[] }).problems.map(formatProblem)).toContain(`error: ${join(dir, 'hello.yaml')}#0:1 Service metadata: required`);
     writeFileSync(join(dir, 'hello.yaml'), service('hello', 'World'));
-    expect((await rec.waitFor(2, 1000)).kind).toBe('desired');
+    expect((await rec.waitFor(2)).kind).toBe('desired');
   });
 
   it('re-runs the reconciler when a rollout step is due, without a file change', async () => {
@@ -212,7 +213,7 @@ describe('ManifestSource', () => {
       Object.fromEntries(d.ingresses.find((i) => i.metadata.name === 'hello')!.spec.rules![0]!.http!.paths[0]!.splits.map((x) => [x.serviceName, x.percent]));
     expect(splits((rec.events[1] as { d: Desired }).d)).toEqual({ 'hello-00001': 99, 'hello-00002': 1 });
     // The 2 s rollout moves the rest after its 1 s first step; nothing touches the folder meanwhile.
-    const stepped = await rec.waitFor(3, 2500);
+    const stepped = await rec.waitFor(3, 4000);
     expect(stepped.kind).toBe('desired');
     expect(splits((stepped as { d: Desired }).d)).toEqual({ 'hello-00002': 100 });
   });
@@ -243,19 +244,19 @@ describe('ManifestSource', () => {
     writeFileSync(join(next, 'hello.yaml'), service('hello', 'two'));
     rmSync(dir, { recursive: true });
     renameSync(next, dir);
-    const swapped = await rec.waitFor(2, 1500);
+    const swapped = await rec.waitFor(2);
     expect((swapped as { d: Desired }).d.revisions.map((r) => r.process?.env.TARGET)).toEqual(['two']);
     // ...and later edits inside the new folder are still seen.
     writeFileSync(join(dir, 'hello.yaml'), service('hello', 'three'));
-    const edited = await rec.waitFor(3, 1000);
+    const edited = await rec.waitFor(3);
     expect((edited as { d: Desired }).d.revisions.map((r) => r.process?.env.TARGET)).toEqual(['three']);
 
     // Deleted: the reload is refused (the last good config keeps serving); recreated: picked up again.
     rmSync(dir, { recursive: true });
-    expect((await rec.waitFor(4, 1000)).kind).toBe('error');
+    expect((await rec.waitFor(4)).kind).toBe('error');
     mkdirSync(dir);
     writeFileSync(join(dir, 'hello.yaml'), service('hello', 'four'));
-    const back = await rec.waitFor(5, 2500);
+    const back = await rec.waitFor(5, 4000);
     expect(back.kind).toBe('desired');
     expect((back as { d: Desired }).d.revisions.map((r) => r.process?.env.TARGET)).toEqual(['four']);
   });
