@@ -5,6 +5,7 @@ import { describe, keyOf } from './objects.js';
 import type { ClusterConfig } from './config.js';
 import { CONFIG_KEYS } from './config.js';
 import { expandedHosts, normalizeHost } from './hosts.js';
+import { Cron } from 'croner';
 import { compileTriggerFilter, type Filter } from '../eventing/filters.js';
 
 /** A host the router sends to a built-in handler instead of a backend. (Same shape as compile.ts's BuiltinHost.) */
@@ -604,11 +605,20 @@ export function compileEventing(objects: readonly KObject[], config: ClusterConf
     }
     if (schedule === '') fail('spec.schedule')('required (cron expression)');
     else if (!/^(@\w+|(\S+\s+){4,5}\S+)$/.test(schedule)) fail('spec.schedule')(`"${schedule}" is not a cron expression (5 fields, or 6 with seconds)`);
+    let tzOk = true;
     if (timezone !== null) {
       try {
         new Intl.DateTimeFormat('en-US', { timeZone: timezone });
       } catch {
+        tzOk = false;
         fail('spec.timezone')(`unknown time zone "${timezone}"`);
+      }
+    }
+    if (ready && tzOk) {
+      try {
+        new Cron(schedule, { paused: true, timezone: timezone ?? undefined }); // parse only; never started here
+      } catch (e) {
+        fail('spec.schedule')(`"${schedule}": ${(e as Error).message}`);
       }
     }
     let dataBase64: string | null = null;
