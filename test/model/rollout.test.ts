@@ -24,15 +24,15 @@ describe('rollout-duration', () => {
     expect(r2.nextChangeAt).toBeUndefined();
   });
 
-  // 10 s over 100%: first second at 1%, then 9 steps of 11% one second apart.
+  // 10 s over 100%: 1% from the start, ready after 1 s, then 9 steps of 11% one second apart.
   const steps: [number, string[]][] = [
     [0, ['hello-00001:99', 'hello-00002:1']],
-    [999, ['hello-00001:99', 'hello-00002:1']],
-    [1000, ['hello-00001:88', 'hello-00002:12']],
-    [2500, ['hello-00001:77', 'hello-00002:23']],
-    [5000, ['hello-00001:44', 'hello-00002:56']],
-    [8000, ['hello-00001:11', 'hello-00002:89']],
-    [9000, ['hello-00002:100']],
+    [1999, ['hello-00001:99', 'hello-00002:1']],
+    [2000, ['hello-00001:88', 'hello-00002:12']],
+    [3500, ['hello-00001:77', 'hello-00002:23']],
+    [6000, ['hello-00001:44', 'hello-00002:56']],
+    [9000, ['hello-00001:11', 'hello-00002:89']],
+    [10_000, ['hello-00002:100']],
     [60_000, ['hello-00002:100']],
   ];
   it.each(steps)('config-network rollout-duration 10s, at +%i ms', (dt, want) => {
@@ -44,7 +44,7 @@ describe('rollout-duration', () => {
     expect(splits(r3, 'ClusterLocal')).toEqual(want);
     // both revisions run while both take traffic
     expect(r3.revisions.map((x) => x.name)).toEqual(want.map((w) => w.split(':')[0]));
-    if (want.length > 1) expect(r3.nextChangeAt).toBe(start + Math.floor(dt / 1000) * 1000 + 1000);
+    if (want.length > 1) expect(r3.nextChangeAt).toBe(start + Math.max(2000, Math.floor(dt / 1000) * 1000 + 1000));
     else expect(r3.nextChangeAt).toBeUndefined();
   });
 
@@ -53,20 +53,20 @@ describe('rollout-duration', () => {
     const r1 = run(svc('a', ann), undefined, T0);
     const r2 = run(svc('b', ann), r1.history, T0 + 1);
     expect(splits(r2)).toEqual(['hello-00001:99', 'hello-00002:1']);
-    expect(r2.nextChangeAt).toBe(T0 + 1 + 1000);
+    expect(r2.nextChangeAt).toBe(T0 + 1 + 2000);
     const ro = JSON.parse(r2.ingresses[0]!.metadata.annotations!['networking.internal.knative.dev/rollout']!);
     expect(ro.configurations[0]).toMatchObject({ configurationName: 'hello', tag: '', percent: 100 });
     const r3 = run(svc('b', ann), r2.history, T0 + 1 + 50_000);
-    expect(splits(r3)).toEqual(['hello-00001:49', 'hello-00002:51']);
+    expect(splits(r3)).toEqual(['hello-00001:50', 'hello-00002:50']);
   });
 
   it('a third revision during a rollout drains the newest old one first', () => {
     const r1 = run(svc('a'), undefined, T0, '10');
     const r2 = run(svc('b'), r1.history, T0 + 1, '10');
-    const r3 = run(svc('b'), r2.history, T0 + 1 + 3000, '10'); // 1 → 34 for 00002
-    expect(splits(r3)).toEqual(['hello-00001:66', 'hello-00002:34']);
+    const r3 = run(svc('b'), r2.history, T0 + 1 + 3000, '10'); // two steps: 1 → 23 for 00002
+    expect(splits(r3)).toEqual(['hello-00001:77', 'hello-00002:23']);
     const r4 = run(svc('c'), r3.history, T0 + 1 + 3000, '10');
-    expect(splits(r4)).toEqual(['hello-00001:66', 'hello-00002:33', 'hello-00003:1']);
+    expect(splits(r4)).toEqual(['hello-00001:77', 'hello-00002:22', 'hello-00003:1']);
     const r5 = run(svc('c'), r4.history, T0 + 1 + 3000 + 60_000, '10');
     expect(splits(r5)).toEqual(['hello-00003:100']);
   });
@@ -94,8 +94,9 @@ describe('rollout-duration', () => {
     const cur = baselineRollout([{ tag: '', configurationName: 'c', revisionName: 'r2', percent: 100 }]);
     const s = stepRollout(cur, prev, 0, 1);
     expect(s.rollout.configurations[0]!.revisions).toEqual([{ revisionName: 'r1', percent: 99 }, { revisionName: 'r2', percent: 1 }]);
-    expect(s.nextStepTime).toBe(1000);
-    const s2 = stepRollout(cur, s.rollout, 1000, 1);
+    expect(s.nextStepTime).toBe(2000);
+    expect(stepRollout(cur, s.rollout, 1999, 1).rollout.configurations[0]!.revisions).toHaveLength(2);
+    const s2 = stepRollout(cur, s.rollout, 2000, 1);
     expect(s2.rollout.configurations[0]!.revisions).toEqual([{ revisionName: 'r2', percent: 100 }]);
     expect(s2.nextStepTime).toBeUndefined();
   });

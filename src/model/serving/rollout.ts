@@ -1,9 +1,10 @@
 // Gradual rollout of a Configuration's new latest revision, with the behaviour of Knative's traffic/rollout.go:
 // the new revision starts at 1%, then traffic moves from the older revisions (newest first) to it in equal steps
 // of at least 1% spread over rollout-duration. Differences, on purpose: there is no ingress-readiness signal here,
-// so the step parameters are computed when the rollout starts (Knative waits for ObserveReady, which takes ≥1 s, and
-// so do we: the first second is spent at 1%); and steps follow a fixed schedule from the start rather than "now +
-// step", so the traffic shape is a pure function of (state, now) and a late re-run catches up.
+// so the step parameters are computed when the rollout starts, as if the new split were ready 1 s later (Knative
+// waits for ObserveReady, at least 1 s, and plans the remaining duration from then); and steps follow a fixed
+// schedule rather than "now + step", so the traffic shape is a pure function of (state, now) and a late re-run
+// catches up.
 
 export interface RevisionRollout {
   revisionName: string;
@@ -150,7 +151,7 @@ function computeProperties(c: ConfigurationRollout, start: number, durationSecs:
   if (numSteps <= 0) numSteps = 1;
   const stepSize = Math.max(1, Math.round(remPercent / numSteps));
   const stepDuration = Math.round((dur / numSteps) * 1000);
-  c.stepParams = { startTime: start, stepDuration, stepSize, nextStepTime: start + stepDuration };
+  c.stepParams = { startTime: start, stepDuration, stepSize, nextStepTime: start + minStepSec * 1000 + stepDuration };
 }
 
 /** Applies every step due at `now`: each moves stepSize from the older revisions (newest first) to the newest. */
