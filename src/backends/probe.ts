@@ -87,14 +87,20 @@ function probeHttp(
 export class ProbeLoop {
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
+  private inFlight = false;
   private interval: number;
+  private startedAt = 0;
 
+  /**
+   * Probes every `initialMs` for the first `fastForMs`, then backs off by 10 % per attempt up to `maxMs`.
+   */
   constructor(
     private readonly target: ProbeTarget,
     private readonly check: ReadinessCheck,
     private readonly onReady: () => void,
     private readonly initialMs = 25,
     private readonly maxMs = 250,
+    private readonly fastForMs = 0,
   ) {
     this.interval = initialMs;
   }
@@ -102,6 +108,15 @@ export class ProbeLoop {
   start(): void {
     this.stopped = false;
     this.interval = this.initialMs;
+    this.startedAt = Date.now();
+    void this.attempt();
+  }
+
+  /** Probe now instead of at the next interval (e.g. the process just wrote a log line: it may be listening). */
+  kick(): void {
+    if (this.stopped || this.inFlight) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
     void this.attempt();
   }
 
@@ -112,16 +127,22 @@ export class ProbeLoop {
   }
 
   private async attempt(): Promise<void> {
-    if (this.stopped) return;
+    if (this.stopped || this.inFlight) return;
+    this.inFlight = true;
     const ok = await probeOnce(this.target, this.check, Math.max(300, this.interval * 4));
+    this.inFlight = false;
     if (this.stopped) return;
     if (ok) {
       this.stopped = true;
       this.onReady();
       return;
     }
-    this.timer = setTimeout(() => void this.attempt(), this.interval);
+    if (this.timer) return; // a kick already scheduled the next one
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      void this.attempt();
+    }, this.interval);
     this.timer.unref();
-    this.interval = Math.min(this.maxMs, Math.ceil(this.interval * 1.1));
+    if (Date.now() - this.startedAt >= this.fastForMs) this.interval = Math.min(this.maxMs, Math.ceil(this.interval * 1.1));
   }
 }

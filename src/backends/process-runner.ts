@@ -133,8 +133,8 @@ export class ProcessInstance implements EndpointOwner {
     this.child = child;
     trackChild(child);
     const log = pool.log.child({ instance: this.id, pid: child.pid, port });
-    pipeLines(child.stdout!, log, 'stdout');
-    pipeLines(child.stderr!, log, 'stderr');
+    pipeLines(child.stdout!, log, 'stdout', this);
+    pipeLines(child.stderr!, log, 'stderr', this);
     let exited = false;
     const onGone = (code: number | null, signal: NodeJS.Signals | null, err?: Error) => {
       if (exited) return;
@@ -168,9 +168,10 @@ export class ProcessInstance implements EndpointOwner {
   private startProbe(): void {
     this.probe?.stop();
     const check: ReadinessCheck = probeFor(this.pool.spec.readiness);
-    // Probe a starting process every 10–50 ms (connection refused costs next to nothing) so a buffered request
-    // is released within a few tens of ms of readiness: that gap is wharf's share of a cold start.
-    this.probe = new ProbeLoop({ host: '127.0.0.1', port: this.port }, check, () => this.onReady(), 10, 50);
+    // Probe a starting process every 10 ms for its first 5 s, then back off to 50 ms (connection refused costs
+    // next to nothing), and at once whenever it writes a line: a buffered request is released within ~10 ms of
+    // readiness, which is wharf's share of a cold start.
+    this.probe = new ProbeLoop({ host: '127.0.0.1', port: this.port }, check, () => this.onReady(), 10, 50, 5000);
     this.probe.start();
   }
 
@@ -185,6 +186,11 @@ export class ProcessInstance implements EndpointOwner {
     this.state = 'running';
     this.pool.sink.setReady(ep, true);
     this.pool.instanceReady(this);
+  }
+
+  /** A starting process that prints something ("listening on …") is often ready: probe it now. */
+  outputLine(): void {
+    if (this.state === 'starting') this.probe?.kick();
   }
 
   endpointFailed(ep: BackendEndpoint): void {
@@ -285,9 +291,10 @@ function probeFor(r: ReadinessCheck): ReadinessCheck {
   return { kind: 'tcp' };
 }
 
-function pipeLines(stream: NodeJS.ReadableStream, log: Logger, name: 'stdout' | 'stderr'): void {
+function pipeLines(stream: NodeJS.ReadableStream, log: Logger, name: 'stdout' | 'stderr', inst: ProcessInstance): void {
   const rl = readline.createInterface({ input: stream, crlfDelay: Infinity });
   rl.on('line', (line) => {
+    inst.outputLine();
     if (name === 'stderr') log.warn({ stream: name }, line);
     else log.info({ stream: name }, line);
   });
