@@ -199,6 +199,25 @@ describe('CertManager', () => {
   });
 });
 
+describe('CertManager restart', () => {
+  it('reuses certificates from the data dir even when the first snapshot arrives before loading finished', async () => {
+    const { issuer, manager, store } = await setup({ external: { 'a.example.com': null }, wharf: on() });
+    await manager.runDue();
+    expect(issuer.calls.length).toBe(1);
+    const dataDir = manager.storage.dir.replace(/[\\/]tls$/, '');
+    const store2 = new CertStore({ log: silent });
+    let orders = 0;
+    const m2 = new CertManager({ store: store2, dataDir, timers: false, log: silent, issuerFactory: () => ({ issue: () => (orders++, Promise.reject(new Error('unexpected'))) }) });
+    cleanups.push(() => m2.stop(), () => store2.close());
+    const snap = tlsSnapshot({ external: { 'a.example.com': null }, wharf: on() });
+    store2.update(snap);
+    m2.update(snap); // no start(): update begins loading itself
+    await m2.runDue();
+    expect(orders).toBe(0);
+    expect(store2.issuedFor('a.example.com')?.cert).toBe(store.issuedFor('a.example.com')?.cert);
+  });
+});
+
 describe('TlsRuntime', () => {
   it('feeds snapshots to the store and the manager, and serves issued certificates by SNI', async () => {
     const { TlsRuntime } = await import('../../src/tls/tls-runtime.js');

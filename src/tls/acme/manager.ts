@@ -129,6 +129,8 @@ export class CertManager implements OnDemandHook {
   /** Apply a new snapshot: which hosts want certificates, and the ACME settings. Call after `store.update`. */
   update(snapshot: Snapshot): void {
     this.lastSnapshot = snapshot;
+    // Loading re-applies the last snapshot when it finishes, so stored certificates are never ordered again.
+    if (!this.loaded) void this.start();
     const { settings } = parseTlsSettings(snapshot.config.raw['config-wharf']);
     const s = settings.acme;
     const key = JSON.stringify([s.directoryUrl, s.email, s.caRootFile, s.challenges]);
@@ -144,6 +146,7 @@ export class CertManager implements OnDemandHook {
     for (const st of this.hosts.values()) st.eligible = wanted.has(st.host);
     for (const host of wanted) if (!this.hosts.has(host)) this.hosts.set(host, this.newState(host));
     for (const st of this.hosts.values()) {
+      if (st.eligible) this.adoptStored(st);
       if (st.eligible && st.cert) this.publish(st);
       else if (!st.eligible) {
         this.store.removeIssued(st.host);
@@ -230,18 +233,20 @@ export class CertManager implements OnDemandHook {
 
   private newState(host: string): HostState {
     const st: HostState = { host, eligible: true, cert: null, inflight: null, failures: 0, nextAttempt: 0, lastError: null };
-    const saved = this.stored.get(host);
-    if (saved) {
-      const check = checkPair(saved.cert, saved.key, this.now());
-      if (check.ok) {
-        st.cert = this.certTimes(check.info.notBefore.getTime(), check.info.notAfter.getTime());
-        this.stored.set(host, saved);
-      } else {
-        this.log.warn({ host, err: check.error }, 'stored certificate unusable; ordering a new one');
-        this.stored.delete(host);
-      }
-    }
+    this.adoptStored(st);
     return st;
+  }
+
+  /** Take a certificate loaded from the data dir for a host that has none yet. */
+  private adoptStored(st: HostState): void {
+    const saved = this.stored.get(st.host);
+    if (!saved || st.cert) return;
+    const check = checkPair(saved.cert, saved.key, this.now());
+    if (check.ok) st.cert = this.certTimes(check.info.notBefore.getTime(), check.info.notAfter.getTime());
+    else {
+      this.log.warn({ host: st.host, err: check.error }, 'stored certificate unusable; ordering a new one');
+      this.stored.delete(st.host);
+    }
   }
 
   private publish(st: HostState): void {
