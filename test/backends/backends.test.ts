@@ -133,6 +133,21 @@ describe('process backends', () => {
     await until(() => !pidAlive(pid));
   });
 
+  it('survives a command that cannot start: retries with backoff and times queued requests out', async () => {
+    const b = make();
+    const spec = processSpec('rev:default/broken', {}, { timeoutMs: 300 });
+    spec.source = { kind: 'process', process: { command: ['/nonexistent/wharf-test-binary'], args: [], env: {}, cwd: '/' } };
+    b.sync(specs(spec));
+    const t = b.throttler('rev:default/broken')!;
+    const w = new TestWaiter();
+    t.acquire(w);
+    await w.settled;
+    expect(w.rejected).toMatchObject({ status: 504, reason: 'activator request timeout' });
+    const inst = b.pool('rev:default/broken')!.instances[0]!;
+    expect(inst.restarts).toBeGreaterThanOrEqual(2); // 100 ms, 200 ms, ...
+    expect(inst.restarts).toBeLessThan(6); // backing off, not spinning
+  });
+
   it('keeps the queue across a spec update', async () => {
     const b = make();
     const s1 = processSpec('rev:default/upd', { START_DELAY_MS: '400' });
