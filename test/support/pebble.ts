@@ -112,13 +112,14 @@ export async function startPebble(opts: PebbleOptions): Promise<Pebble> {
     await rm(dir, { recursive: true, force: true });
   };
 
-  // Only the DNS listener is needed: wharf itself answers the challenges.
+  // Only the DNS listener is needed: wharf itself answers the challenges. Pebble runs -strict (upcoming
+  // breaking API changes on) and keeps its default 5 % nonce rejection, which acme-client must retry through.
   run('pebble-challtestsrv', [
     '-defaultIPv4', '127.0.0.1', '-defaultIPv6', '',
     '-dns01', `127.0.0.1:${dnsPort}`, '-http01', '', '-https01', '', '-tlsalpn01', '',
     '-management', `127.0.0.1:${chtMgmtPort}`,
   ]);
-  run('pebble', ['-config', join(dir, 'pebble.json'), '-dnsserver', `127.0.0.1:${dnsPort}`], { PEBBLE_VA_NOSLEEP: '1', ...opts.env });
+  run('pebble', ['-strict', '-config', join(dir, 'pebble.json'), '-dnsserver', `127.0.0.1:${dnsPort}`], { PEBBLE_VA_NOSLEEP: '1', ...opts.env });
 
   const directoryUrl = `https://127.0.0.1:${acmePort}/dir`;
   const deadline = Date.now() + 15_000;
