@@ -3,7 +3,7 @@
 import type { KObject, Problem } from './objects.js';
 import { describe, keyOf } from './objects.js';
 import type { ClusterConfig } from './config.js';
-import { CONFIG_KEYS } from './config.js';
+import { registerConfigKeys } from './config.js';
 import { expandedHosts, normalizeHost } from './hosts.js';
 import { Cron } from 'croner';
 import { compileTriggerFilter, type Filter } from '../eventing/filters.js';
@@ -41,9 +41,7 @@ export const EVENTING_CONFIG_KEYS: { key: string; default: string; doc: string }
   { key: 'broker-default-backoff-policy', default: 'exponential', doc: 'backoffPolicy when no delivery spec is set.' },
   { key: 'broker-default-backoff-delay', default: 'PT0.2S', doc: 'backoffDelay when no delivery spec is set.' },
 ];
-for (const k of EVENTING_CONFIG_KEYS) {
-  if (!CONFIG_KEYS.some((c) => c.configMap === 'config-wharf' && c.key === k.key)) CONFIG_KEYS.push({ configMap: 'config-wharf', ...k });
-}
+registerConfigKeys(EVENTING_CONFIG_KEYS.map((k) => ({ configMap: 'config-wharf', ...k })));
 
 export interface EventingConfig {
   brokerClass: string;
