@@ -2,6 +2,7 @@
 // (issue 2), the activator's throttler (buffering, containerConcurrency), or Kubernetes endpoints.
 // Callbacks are methods on objects the caller already has (the request context), never per-request closures.
 import type { BackendSpec } from '../model/snapshot.js';
+import type { ClusterConfig } from '../model/config.js';
 
 export interface Endpoint {
   /** e.g. "http://127.0.0.1:40123" */
@@ -51,6 +52,11 @@ export interface Target {
 
 /** Owns every live Target; the runtime calls sync() with each new snapshot's backends before swapping. */
 export interface Backends {
+  /**
+   * Cluster settings for the backends (config-autoscaler for the built-in KPA, config-wharf queue bounds).
+   * The runtime calls it with each new snapshot's config, just before sync(). Optional for test doubles.
+   */
+  configure?(config: ClusterConfig): void;
   sync(specs: ReadonlyMap<string, BackendSpec>): void;
   get(key: string): Target | undefined;
   close(): Promise<void>;
