@@ -173,6 +173,18 @@ describe('ACME with Pebble', () => {
     expect(store.issuedFor(UNROUTED)).toBeUndefined();
   }, 30_000);
 
+  it('limits handshake-time orders per parent domain: the next name fails its handshake with no order', async () => {
+    const [r1, r2] = ['one.rl.example.test', 'two.rl.example.test'];
+    const snap = tlsSnapshot({ version: 4, external: { [EAGER]: null, [LAZY]: null, [r1]: null, [r2]: null }, wharf: wharfConfig({ 'acme-issuance': 'on-demand', 'acme-on-demand-per-domain-per-hour': '1' }) });
+    store.update(snap);
+    manager.update(snap);
+    const n = orders();
+    expect((await httpsGet(r1)).body).toBe(`hello ${r1}`);
+    expect(orders()).toBe(n + 1);
+    await expect(httpsGet(r2)).rejects.toThrow();
+    expect(orders()).toBe(n + 1);
+  }, 30_000);
+
   it('answers TLS-ALPN-01 on the TLS listener', async () => {
     const snap = tlsSnapshot({ version: 3, external: { [EAGER]: null, [LAZY]: null, [ALPN]: null }, wharf: wharfConfig({ 'acme-challenge-types': 'tls-alpn-01' }) });
     store.update(snap);
