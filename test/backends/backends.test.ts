@@ -184,4 +184,33 @@ describe('cluster address lists', () => {
     b.sync(specs({ ...spec, source: { kind: 'dns', host: 'example.org', port: 80 } }));
     expect(t.endpoints().map((e) => e.origin)).toEqual(['http://example.org:80']);
   });
+
+  it('probes not-ready pod addresses like the activator (K-Network-Probe: queue → 200 "queue") before using them', async () => {
+    const seen: Record<string, string | undefined>[] = [];
+    let healthy = false;
+    const qp = http.createServer((req, res) => {
+      seen.push({ path: req.url, probe: req.headers['k-network-probe'] as string, ua: req.headers['user-agent'] });
+      res.end(healthy ? 'queue' : 'not yet');
+    });
+    await new Promise<void>((r) => qp.listen(0, '127.0.0.1', r));
+    const port = (qp.address() as any).port;
+    const b = make();
+    const spec: BackendSpec = {
+      ...staticSpec('rev:default/pod', []),
+      readiness: { kind: 'queue' },
+      source: { kind: 'addresses', addresses: [], notReady: [`127.0.0.1:${port}`], port: 8012 },
+    };
+    b.sync(specs(spec));
+    const t = b.throttler('rev:default/pod')!;
+    const w = new TestWaiter();
+    expect(t.acquire(w)).toBeNull();
+    await until(() => seen.length >= 2);
+    expect(t.readyCount).toBe(0); // 200 without the "queue" body is not ready
+    expect(seen[0]).toEqual({ path: '/healthz', probe: 'queue', ua: 'Knative-Activator-Probe' });
+    healthy = true;
+    await w.settled;
+    expect(w.granted?.origin).toBe(`http://127.0.0.1:${port}`);
+    t.release(w.granted!, Outcome.Ok);
+    qp.close();
+  });
 });
