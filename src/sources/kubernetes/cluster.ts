@@ -9,6 +9,7 @@ import { KubernetesSource, type KubernetesSourceOptions } from './kubernetes-sou
 import { LeaderElector } from './leader.js';
 import { IngressProber, type ProbeTarget } from './prober.js';
 import { IngressStatusWriter } from './status.js';
+import { EventingStatusWriter } from './eventing-status.js';
 
 export interface KubernetesClusterOptions extends KubernetesSourceOptions {
   /** This replica's identity for the Lease (default: POD_NAME or the hostname). */
@@ -30,6 +31,7 @@ export class KubernetesCluster {
   readonly elector: LeaderElector;
   readonly prober: IngressProber;
   readonly status: IngressStatusWriter;
+  readonly eventingStatus: EventingStatusWriter;
 
   constructor(opts: KubernetesClusterOptions) {
     this.source = new KubernetesSource(opts);
@@ -50,7 +52,10 @@ export class KubernetesCluster {
       identity: opts.identity ?? process.env.POD_NAME ?? hostname(),
       leaseDurationSeconds: opts.leaseDurationSeconds,
       retryMs: opts.leaseRetryMs,
-      onStartedLeading: () => this.status.kick(),
+      onStartedLeading: () => {
+        this.status.kick();
+        this.eventingStatus.kick();
+      },
     });
     this.status = new IngressStatusWriter({
       source: this.source,
@@ -59,11 +64,13 @@ export class KubernetesCluster {
       namespace: ns,
       clusterDomain: opts.clusterDomain,
     });
+    this.eventingStatus = new EventingStatusWriter(this.source, this.elector, { namespace: ns, clusterDomain: opts.clusterDomain });
   }
 
   /** Call from runtime.onSwap: the config the source emitted last is now live on this replica. */
   onSwap(snapshot: { problems: readonly Problem[] }): void {
     this.status.observe(this.source.lastEmitted(), snapshot.problems);
+    this.eventingStatus.kick();
   }
 
   /** Start campaigning for the Lease (after the runtime started, i.e. the first config is live). */

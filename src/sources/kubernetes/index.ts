@@ -6,3 +6,4 @@ export { IngressProber, probeOnce, type ProbeTarget } from './prober.js';
 export { LeaderElector } from './leader.js';
 export { translate, type ClusterObjects, type IngressVersion } from './translate.js';
 export * from './constants.js';
+export { EventingStatusWriter, resolveSubscriber } from './eventing-status.js';

@@ -59,6 +59,7 @@ export class KubernetesSource implements Source {
   private firstChangeAt = 0;
   private started = false;
   private emitted = new Map<string, IngressVersion>();
+  private emittedEventing: readonly KObject[] = [];
   private readonly listeners: (() => void)[] = [];
   private readonly debounceMs: number;
 
@@ -112,6 +113,11 @@ export class KubernetesSource implements Source {
     return this.emitted;
   }
 
+  /** Brokers of our class and their Triggers, as handed to the runtime last. */
+  lastEmittedEventing(): readonly KObject[] {
+    return this.emittedEventing;
+  }
+
   /** Called after each emitted Desired (the status writer follows along). */
   onEmit(fn: () => void): void {
     this.listeners.push(fn);
@@ -152,6 +158,7 @@ export class KubernetesSource implements Source {
       { brokerClass: this.opts.brokerClass ?? WHARF_BROKER_CLASS, ownNamespace: this.namespace },
     );
     this.emitted = t.ingresses;
+    this.emittedEventing = t.desired.eventing;
     log.debug({ ingresses: t.desired.ingresses.length, services: t.desired.services.length }, 'cluster config changed');
     try {
       this.onDesired(t.desired);

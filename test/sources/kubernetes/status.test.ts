@@ -162,4 +162,28 @@ describe('KIngress status', () => {
     api.update({ ...o, spec: simpleSpec('ns', 'hello2.example.com', 'svc') });
     await until(() => getIng('hello').status?.observedGeneration === 2, 5000, 'b writes status');
   });
+
+  it('writes Broker address/conditions and Trigger subscriberUri for wharf-class brokers only', async () => {
+    const EV = 'eventing.knative.dev/v1';
+    api.create({ apiVersion: EV, kind: 'Broker', metadata: { name: 'default', namespace: 'ns', annotations: { 'eventing.knative.dev/broker.class': 'wharf' } }, spec: {} });
+    const mt = api.create({ apiVersion: EV, kind: 'Broker', metadata: { name: 'mt', namespace: 'ns', annotations: { 'eventing.knative.dev/broker.class': 'MTChannelBasedBroker' } }, spec: {} });
+    api.create({ apiVersion: EV, kind: 'Trigger', metadata: { name: 'to-ksvc', namespace: 'ns' }, spec: { broker: 'default', subscriber: { ref: { apiVersion: 'serving.knative.dev/v1', kind: 'Service', name: 'display' }, uri: '/events' } } });
+    api.create({ apiVersion: EV, kind: 'Trigger', metadata: { name: 'to-svc', namespace: 'ns' }, spec: { broker: 'default', subscriber: { ref: { apiVersion: 'v1', kind: 'Service', name: 'sink', namespace: 'other' } } } });
+    api.create({ apiVersion: EV, kind: 'Trigger', metadata: { name: 'bad', namespace: 'ns' }, spec: { broker: 'default', subscriber: { ref: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'x' } } } });
+    const mtTrigger = api.create({ apiVersion: EV, kind: 'Trigger', metadata: { name: 'mt-t', namespace: 'ns' }, spec: { broker: 'mt', subscriber: { uri: 'http://x' } } });
+    await replica('r1');
+    const st = (kind: string, name: string) => api.get(EV, kind, 'ns', name).status;
+    await until(() => st('Trigger', 'bad')?.conditions !== undefined && st('Broker', 'default')?.address !== undefined, 5000, 'eventing status');
+    expect(st('Broker', 'default').address.url).toBe('http://wharf-broker-ingress.wharf-system.svc.cluster.local/ns/default');
+    expect(st('Broker', 'default').conditions.find((c: any) => c.type === 'Ready').status).toBe('True');
+    await until(() => st('Trigger', 'to-svc')?.subscriberUri !== undefined && st('Trigger', 'to-ksvc')?.subscriberUri !== undefined, 5000, 'trigger status');
+    expect(st('Trigger', 'to-ksvc').subscriberUri).toBe('http://display.ns.svc.cluster.local/events');
+    expect(st('Trigger', 'to-svc').subscriberUri).toBe('http://sink.other.svc.cluster.local');
+    expect(st('Trigger', 'to-ksvc').conditions.find((c: any) => c.type === 'Ready').status).toBe('True');
+    expect(st('Trigger', 'bad').conditions.find((c: any) => c.type === 'SubscriberResolved')).toMatchObject({ status: 'False' });
+    expect(st('Trigger', 'bad').subscriberUri).toBeUndefined();
+    // Brokers of another class and their triggers are never touched.
+    expect(api.get(EV, 'Broker', 'ns', 'mt')).toEqual(mt);
+    expect(api.get(EV, 'Trigger', 'ns', 'mt-t')).toEqual(mtTrigger);
+  });
 });

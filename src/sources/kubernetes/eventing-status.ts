@@ -1,0 +1,121 @@
+// Status of Brokers of wharf's class and of their Triggers (leader only), once the config that serves them is live:
+// Broker `status.address.url` = http://wharf-broker-ingress.<ns>.svc.<cluster-domain>/<namespace>/<broker>;
+// Trigger `subscriberUri` resolved from a URI or a ref (Knative Service or v1 Service → cluster-local URL).
+import type { KObject } from '../../model/objects.js';
+import { child } from '../../observability/logger.js';
+import { BROKER_INGRESS_SERVICE, DEFAULT_CLUSTER_DOMAIN } from './constants.js';
+import { RESOURCES, type KubernetesSource } from './kubernetes-source.js';
+import type { Condition } from './status.js';
+
+const log = child('k8s-eventing-status');
+
+const time = (ms: number): string => new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
+const strip = (s: any): string => JSON.stringify({ ...s, conditions: (s?.conditions ?? []).map((c: Condition) => ({ ...c, lastTransitionTime: undefined })) });
+
+function conditions(prev: any, want: [string, Condition['status'], string?, string?][], nowMs: number): Condition[] {
+  const old: Condition[] = Array.isArray(prev?.conditions) ? prev.conditions : [];
+  return want
+    .map(([type, status, reason, message]) => {
+      const o = old.find((c) => c.type === type);
+      const c: Condition = { type, status, lastTransitionTime: o && o.status === status && o.lastTransitionTime ? o.lastTransitionTime : time(nowMs) };
+      if (reason) c.reason = reason;
+      if (message) c.message = message;
+      return c;
+    })
+    .sort((a, b) => (a.type < b.type ? -1 : 1));
+}
+
+/** Resolve a Trigger subscriber (Destination): absolute uri, or ref (+ relative uri). Null = unresolvable. */
+export function resolveSubscriber(sub: any, ns: string, clusterDomain: string): string | null {
+  if (!sub || typeof sub !== 'object') return null;
+  const uri = typeof sub.uri === 'string' ? sub.uri : '';
+  const ref = sub.ref;
+  if (!ref) return /^https?:\/\//.test(uri) ? uri : null;
+  const kinds = new Set(['serving.knative.dev/v1 Service', 'v1 Service']);
+  if (!kinds.has(`${ref.apiVersion} ${ref.kind}`) || !ref.name) return null;
+  const base = `http://${ref.name}.${ref.namespace || ns}.svc.${clusterDomain}`;
+  if (!uri) return base;
+  return uri.startsWith('/') ? base + uri : `${base}/${uri}`;
+}
+
+export class EventingStatusWriter {
+  private running = false;
+  private again = false;
+
+  private readonly clusterDomain: string;
+  private readonly brokerIngressHost: string;
+  private readonly now: () => number;
+
+  constructor(
+    private readonly source: KubernetesSource,
+    private readonly elector: { readonly isLeader: boolean },
+    opts: { namespace: string; clusterDomain?: string; now?: () => number },
+  ) {
+    this.clusterDomain = opts.clusterDomain ?? DEFAULT_CLUSTER_DOMAIN;
+    this.brokerIngressHost = `${BROKER_INGRESS_SERVICE}.${opts.namespace}.svc.${this.clusterDomain}`;
+    this.now = opts.now ?? Date.now;
+  }
+
+  kick(): void {
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = true;
+    void this.pass().finally(() => {
+      this.running = false;
+      if (this.again) {
+        this.again = false;
+        this.kick();
+      }
+    });
+  }
+
+  private async pass(): Promise<void> {
+    if (!this.elector.isLeader) return;
+    const live = this.source.lastEmittedEventing();
+    const brokers = new Set(live.filter((o) => o.kind === 'Broker').map((o) => `${o.metadata.namespace}/${o.metadata.name}`));
+    for (const o of live) {
+      try {
+        if (o.kind === 'Broker') await this.broker(o);
+        else if (o.kind === 'Trigger') await this.trigger(o, brokers);
+      } catch (err) {
+        log.warn({ object: `${o.kind} ${o.metadata.namespace}/${o.metadata.name}`, err: (err as Error).message }, 'status update failed');
+      }
+    }
+  }
+
+  private async write(o: KObject, plural: 'brokers' | 'triggers', status: Record<string, unknown>): Promise<void> {
+    if (strip(o.status ?? {}) === strip(status)) return;
+    const patch: Record<string, unknown> = { ...status };
+    for (const k of Object.keys(o.status ?? {})) if (!(k in status)) patch[k] = null;
+    await this.source.client.mergePatch({ ...RESOURCES[plural], namespace: o.metadata.namespace }, o.metadata.name, { status: patch }, 'status');
+  }
+
+  private async broker(o: KObject): Promise<void> {
+    const url = `http://${this.brokerIngressHost}/${o.metadata.namespace}/${o.metadata.name}`;
+    const conds = conditions(o.status, [['Addressable', 'True'], ['FilterReady', 'True'], ['IngressReady', 'True'], ['Ready', 'True']], this.now());
+    await this.write(o, 'brokers', { observedGeneration: o.metadata.generation, conditions: conds, address: { name: 'http', url }, addresses: [{ name: 'http', url }] });
+  }
+
+  private async trigger(o: KObject, brokers: Set<string>): Promise<void> {
+    const ns = o.metadata.namespace ?? '';
+    const brokerOk = brokers.has(`${ns}/${(o.spec as { broker?: string })?.broker}`);
+    const uri = resolveSubscriber((o.spec as { subscriber?: unknown })?.subscriber, ns, this.clusterDomain);
+    const ready: Condition['status'] = brokerOk && uri ? 'True' : 'False';
+    const conds = conditions(
+      o.status,
+      [
+        ['BrokerReady', brokerOk ? 'True' : 'False', brokerOk ? undefined : 'BrokerDoesNotExist'],
+        ['DependencyReady', 'True'],
+        ['SubscriberResolved', uri ? 'True' : 'False', uri ? undefined : 'Unresolved', uri ? undefined : 'subscriber must be an absolute uri or a ref to a Knative Service or a Service'],
+        ['SubscriptionReady', 'True'],
+        ['Ready', ready, ready === 'True' ? undefined : uri ? 'BrokerDoesNotExist' : 'SubscriberResolvedFailed'],
+      ],
+      this.now(),
+    );
+    const st: Record<string, unknown> = { observedGeneration: o.metadata.generation, conditions: conds };
+    if (uri) st.subscriberUri = uri;
+    await this.write(o, 'triggers', st);
+  }
+}
