@@ -220,6 +220,72 @@ describe('ingress conformance (cluster mode)', () => {
     }
   });
 
+  it('visibility/split (ClusterLocal percentages through the internal plane only)', async () => {
+    await backend('vsplit');
+    const percents = [1, 2, 4, 8, 16, 32, 37, 0, 0, 0];
+    const host = `vsplit.${NS}.svc.cluster.local`;
+    await createReady('vsplit', { rules: [{ hosts: [host], visibility: 'ClusterLocal', http: { paths: [{ splits: percents.map((p, i) => split('vsplit', p, { 'Which-Backend': `b${i}` })) }] } }] });
+    expect((await get(wharf.external, host)).status).toBe(404);
+    const counts = await tally(wharf.internal, host, 1000, 8, (r) => r.json.request.headers['which-backend']);
+    percents.forEach((p, i) => {
+      expect(Math.abs(((counts.get(`b${i}`) ?? 0) / 1000) * 100 - p), `b${i}`).toBeLessThanOrEqual(10);
+      if (p === 0) expect(counts.get(`b${i}`) ?? 0).toBe(0);
+    });
+  });
+
+  it('visibility/path (ClusterLocal path table)', async () => {
+    await backend('vpath');
+    const host = `vpath.${NS}.svc.cluster.local`;
+    await createReady('vpath', {
+      rules: [
+        {
+          hosts: [host],
+          visibility: 'ClusterLocal',
+          http: { paths: ['/foo', '/bar', '/baz', ''].map((p) => ({ path: p || undefined, splits: [split('vpath', 100, { 'Which-Backend': p || 'all' })] })) },
+        },
+      ],
+    });
+    for (const p of ['', '/foo', '/bar', '/baz']) expect((await get(wharf.external, host, p || '/')).status, `public ${p}`).toBe(404);
+    const which = async (p: string) => (await get(wharf.internal, host, p)).json?.request.headers['which-backend'];
+    expect(await which('/foo')).toBe('/foo');
+    expect(await which('/bar')).toBe('/bar');
+    expect(await which('/baz')).toBe('/baz');
+    expect(await which('/')).toBe('all');
+    expect(await which('/asdf')).toBe('all');
+  });
+
+  it('httpoption (plain HTTP: Enabled → 200, Redirected → 301 to https)', async () => {
+    await backend('opt');
+    api.create(kingress(NS, 'opt-enabled', { ...simpleSpec(NS, 'opt-enabled.example.com', 'opt'), httpOption: 'Enabled' }));
+    api.create(kingress(NS, 'opt-redirected', { ...simpleSpec(NS, 'opt-redirected.example.com', 'opt'), httpOption: 'Redirected' }));
+    await waitReady(api, NS, 'opt-enabled');
+    await waitReady(api, NS, 'opt-redirected'); // the prober accepts the 301, as Knative's does
+    expect((await get(wharf.external, 'opt-enabled.example.com')).status).toBe(200);
+    const r = await get(wharf.external, 'opt-redirected.example.com', '/x');
+    expect(r.status).toBe(301);
+    expect(r.headers.location).toBe('https://opt-redirected.example.com/x');
+  });
+
+  it('timeout (10 s before headers, or between headers and body, still succeeds)', async () => {
+    await backend('slow', (req, res) => {
+      if (req.url === '/before') {
+        setTimeout(() => res.writeHead(200).end('late'), 10_000);
+        return true;
+      }
+      if (req.url === '/between') {
+        res.writeHead(200);
+        res.flushHeaders();
+        setTimeout(() => res.end('late body'), 10_000);
+        return true;
+      }
+      return false;
+    });
+    await createReady('slow', simpleSpec(NS, 'slow.example.com', 'slow'));
+    const [a, b, c] = await Promise.all([get(wharf.external, 'slow.example.com', '/'), get(wharf.external, 'slow.example.com', '/before'), get(wharf.external, 'slow.example.com', '/between')]);
+    expect([a.status, b.status, c.status]).toEqual([200, 200, 200]);
+    expect([b.body, c.body]).toEqual(['late', 'late body']);
+  }, 30_000);
+
   it('ingressclass (other classes stay byte-identical)', async () => {
     await backend('cls');
     const spec = simpleSpec(NS, 'cls.example.com', 'cls');
