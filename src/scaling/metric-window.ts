@@ -25,15 +25,19 @@ export class MetricWindow {
     }
   }
 
-  /** Average over the last `windowSec` seconds ending at `nowMs`. */
+  /**
+   * Average over the last `windowSec` seconds ending at `nowMs`. As Knative: when the current second has no data
+   * yet (stats arrive once a second, out of phase with decisions), the window ends at the previous second instead
+   * of counting the unfilled current bucket as a zero.
+   */
   average(nowMs: number, windowSec: number): number {
     if (this.firstWrite < 0) return 0;
     const now = Math.floor(nowMs / 1000);
     const since = now - this.lastWrite;
     if (since >= windowSec) return 0;
+    const end = since <= 0 ? now : now - 1;
     let sum = 0;
-    for (const [k, v] of this.buckets) if (k > now - windowSec && k <= now) sum += v;
-    // Inclusive of the current second when it has data, exclusive when the last write is older (Knative).
+    for (const [k, v] of this.buckets) if (k > end - windowSec && k <= end) sum += v;
     const filled = since <= 0 ? this.lastWrite - this.firstWrite + 1 : now - this.firstWrite;
     const n = Math.min(windowSec, Math.max(1, filled));
     return sum / n;

@@ -170,6 +170,12 @@ describe('metric window (1 s buckets, linear average)', () => {
     expect(w.average(2_500, 60)).toBe(9); // (12 + 6) / 2 buckets
     expect(w.average(2_500, 1)).toBe(6);
     expect(w.average(4_000, 60)).toBe(6); // now 4 (no data): (12+6)/ (4-1) seconds
+    // The current second has no data yet: the window ends at the last full second instead of counting an empty
+    // bucket (Knative bucketing.go); a 1 s window with nothing in the current second is 0, as there.
+    expect(w.average(3_200, 1)).toBe(0);
+    expect(w.average(3_200, 2)).toBe(9); // seconds 1 and 2
+    expect(w.average(4_200, 2)).toBe(0); // nothing for a whole window
+    expect(w.average(4_200, 3)).toBe(6); // seconds 1–3: 18 / 3
     expect(w.average(70_000, 60)).toBe(0);
     w.record(80_000, 3);
     expect(w.average(80_000, 60)).toBe(3);
