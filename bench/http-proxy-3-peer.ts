@@ -5,7 +5,7 @@ import http from 'node:http';
 import { createProxyServer } from 'http-proxy-3';
 
 const [port, target] = process.argv.slice(2);
-const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+const agent = new http.Agent({ keepAlive: true, maxSockets: 256, noDelay: true } as http.AgentOptions);
 const proxy = createProxyServer({ target, agent, xfwd: true });
 proxy.on('error', (_err, _req, res) => {
   const r = res as http.ServerResponse;

@@ -235,7 +235,7 @@ export class Exchange implements Waiter, ForwardInfo, Dispatcher.DispatchHandler
     this.requestId = fwd.requestId;
     const timeout = this.spec!.timeoutMs;
     if (timeout > 0) this.timer = setTimeout(onTimer, timeout, this);
-    this.dp.pools.get(ep.origin).dispatch(
+    this.dp.pools.get(ep.origin, ep.protocol).dispatch(
       {
         path: this.path,
         method: this.req.method as Dispatcher.HttpMethod,

@@ -1,6 +1,6 @@
 // One undici Pool per upstream origin, kept in an LRU so endpoints that come and go (pods, restarted processes)
 // do not leak sockets: evicting a pool closes it gracefully (in-flight requests finish first).
-import { Pool } from 'undici';
+import { H2CClient, Pool, type Dispatcher } from 'undici';
 import { LRUCache } from 'lru-cache';
 
 export interface PoolOptions {
@@ -11,24 +11,29 @@ export interface PoolOptions {
   connectTimeoutMs?: number;
 }
 
-function closePool(pool: Pool): void {
+function closePool(pool: Dispatcher): void {
   pool.close().catch(() => undefined);
 }
 
 export class Pools {
-  private readonly cache: LRUCache<string, Pool>;
+  private readonly cache: LRUCache<string, Dispatcher>;
   private readonly keepAliveTimeout: number;
   private readonly connectTimeout: number;
 
   constructor(opts: PoolOptions = {}) {
-    this.cache = new LRUCache<string, Pool>({ max: opts.max ?? 1024, dispose: closePool });
+    this.cache = new LRUCache<string, Dispatcher>({ max: opts.max ?? 1024, dispose: closePool });
     this.keepAliveTimeout = opts.keepAliveTimeoutMs ?? 4_000;
     this.connectTimeout = opts.connectTimeoutMs ?? 5_000;
   }
 
-  get(origin: string): Pool {
-    let p = this.cache.get(origin);
-    if (p === undefined) {
+  /** The dispatcher for an endpoint: a keep-alive Pool (HTTP/1.1) or one multiplexed H2CClient (h2c upstreams). */
+  get(origin: string, protocol: 'http1' | 'h2c' = 'http1'): Dispatcher {
+    const key = protocol === 'h2c' ? `h2c+${origin}` : origin;
+    let p = this.cache.get(key);
+    if (p === undefined && protocol === 'h2c') {
+      p = new H2CClient(origin, { headersTimeout: 0, bodyTimeout: 0, connect: { timeout: this.connectTimeout } });
+      this.cache.set(key, p);
+    } else if (p === undefined) {
       p = new Pool(origin, {
         // Proxying: no pipelining (head-of-line blocking, unsafe for non-idempotent requests); keep-alive on.
         pipelining: 1,
@@ -38,7 +43,7 @@ export class Pools {
         bodyTimeout: 0,
         connect: { timeout: this.connectTimeout },
       });
-      this.cache.set(origin, p);
+      this.cache.set(key, p);
     }
     return p;
   }
@@ -46,6 +51,7 @@ export class Pools {
   /** Drop one origin's pool (e.g. its endpoint went away). */
   evict(origin: string): void {
     this.cache.delete(origin);
+    this.cache.delete(`h2c+${origin}`);
   }
 
   async close(): Promise<void> {

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import http from 'node:http';
+import http2 from 'node:http2';
 import net from 'node:net';
 import { createHash, randomBytes } from 'node:crypto';
 import { request as undiciRequest } from 'undici';
@@ -10,6 +11,8 @@ import { FakeBackends, FakeTarget, Outcome } from '../support/backends.js';
 
 let a: Backend, b: Backend, slow: Backend, busy: Backend, trailers: Backend, stream: Backend;
 let dead: number;
+let h2: http2.Http2Server;
+let h2origin = '';
 let w: TestWharf & { backends: FakeBackends };
 let hold: FakeTarget;
 
@@ -28,6 +31,12 @@ beforeAll(async () => {
     res.end();
   });
   stream = await startStreamingEcho();
+  h2 = http2.createServer((req, res) => {
+    res.writeHead(200, { 'content-type': 'text/plain', 'x-proto': req.httpVersion });
+    res.end(`h2c ${req.headers[':authority'] ?? req.headers.host} ${req.headers['knative-serving-revision'] ?? ''}`);
+  });
+  await new Promise<void>((r) => h2.listen(0, '127.0.0.1', r));
+  h2origin = `http://127.0.0.1:${(h2.address() as net.AddressInfo).port}`;
   dead = await deadPort();
   const snap = fixtureSnapshot({
     hosts: [
@@ -78,6 +87,7 @@ beforeAll(async () => {
       { hosts: ['trailers.example.com'], routes: [{ splits: [{ backend: 'trailers', percent: 100 }] }] },
       { hosts: ['stream.example.com'], routes: [{ splits: [{ backend: 'stream', percent: 100 }] }] },
       { hosts: ['held.example.com'], routes: [{ splits: [{ backend: 'held', percent: 100 }] }] },
+      { hosts: ['grpc.example.com'], routes: [{ splits: [{ backend: 'h2c', percent: 100 }] }] },
     ],
     backends: [
       { key: 'a', urls: [a.origin], revision: 'hello-00001' },
@@ -89,6 +99,7 @@ beforeAll(async () => {
       { key: 'trailers', urls: [trailers.origin] },
       { key: 'stream', urls: [stream.origin] },
       { key: 'held', urls: [b.origin] },
+      { key: 'h2c', urls: [h2origin], protocol: 'h2c', revision: 'grpc-00001' },
     ],
     config: { accessLog: false },
   });
@@ -100,6 +111,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await w?.stop();
   await Promise.all([a, b, slow, busy, trailers, stream].map((x) => x?.close()));
+  h2?.close();
 });
 
 describe('forwarding', () => {
@@ -280,6 +292,13 @@ describe('failures', () => {
 });
 
 describe('streaming', () => {
+  it('forwards to an h2c upstream when the backend speaks h2c', async () => {
+    const r = await get(w.external, 'grpc.example.com');
+    expect(r.status).toBe(200);
+    expect(r.headers['x-proto']).toBe('2.0');
+    expect(r.body).toBe('h2c grpc.example.com grpc-00001');
+  });
+
   it('forwards response trailers', async () => {
     const res = await undiciRequest(`http://127.0.0.1:${w.external}/`, { headers: { host: 'trailers.example.com', te: 'trailers' } });
     expect(await res.body.text()).toBe('hello');

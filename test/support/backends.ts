@@ -17,7 +17,7 @@ export class FakeTarget implements Target {
   endpoint(): Endpoint | null {
     const s = this.spec.source;
     const url = s.kind === 'static' ? s.urls[0] : undefined;
-    return url ? { origin: new URL(url).origin, protocol: 'http1' } : null;
+    return url ? { origin: new URL(url).origin, protocol: this.spec.protocol } : null;
   }
   acquire(w: Waiter): Endpoint | null {
     const ep = this.endpoint();

@@ -36,6 +36,7 @@ export interface BackendFixture {
   revision?: string;
   timeoutMs?: number;
   containerConcurrency?: number;
+  protocol?: 'http1' | 'h2c';
 }
 
 const pairs = (r?: Record<string, string>) => Object.entries(r ?? {}).map(([k, v]) => [k.toLowerCase(), v] as const);
@@ -62,7 +63,7 @@ export function backendSpec(b: BackendFixture): BackendSpec {
     namespace: b.namespace ?? 'default',
     service: b.service ?? b.key,
     revision: b.revision ?? b.key,
-    protocol: 'http1',
+    protocol: b.protocol ?? 'http1',
     source: { kind: 'static', urls: b.urls },
     activator: true,
     containerConcurrency: b.containerConcurrency ?? 0,
