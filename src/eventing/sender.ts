@@ -57,8 +57,14 @@ export class Sender {
         headers,
         body: body ?? undefined,
         dispatcher: this.agent,
+        // Per-attempt timeout (Knative delivery.timeout covers the whole exchange). undici's own header/body
+        // timeouts are coarse (~1 s resolution), so use a precise abort signal.
         signal: AbortSignal.timeout(timeoutMs),
       });
+      if (res.headers['content-length'] === '0') {
+        await res.body.dump();
+        return { status: res.statusCode, headers: res.headers, body: EMPTY, error: null };
+      }
       const chunks: Buffer[] = [];
       let size = 0;
       for await (const c of res.body) {
@@ -72,7 +78,8 @@ export class Sender {
       return { status: res.statusCode, headers: res.headers, body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks), error: null };
     } catch (e) {
       const err = e as Error & { code?: string };
-      const msg = err.name === 'TimeoutError' || err.name === 'AbortError' ? `timeout after ${timeoutMs} ms` : `${err.code ?? err.name}: ${err.message}`;
+      const timedOut = err.name === 'TimeoutError' || err.name === 'AbortError';
+      const msg = timedOut ? `timeout after ${timeoutMs} ms` : `${err.code ?? err.name}: ${err.message}`;
       return { status: 0, headers: {}, body: EMPTY, error: msg };
     }
   }

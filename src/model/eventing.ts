@@ -8,12 +8,9 @@ import { expandedHosts, normalizeHost } from './hosts.js';
 import { Cron } from 'croner';
 import { compileTriggerFilter, type Filter } from '../eventing/filters.js';
 
-/** A host the router sends to a built-in handler instead of a backend. (Same shape as compile.ts's BuiltinHost.) */
-export interface BuiltinHost {
-  host: string;
-  visibility: 'ExternalIP' | 'ClusterLocal';
-  handler: string;
-}
+import type { BuiltinHost } from './compile.js';
+/** A host the router sends to a built-in handler instead of a backend (compile.ts's type). */
+export type { BuiltinHost };
 
 /** Handler names the eventing runtime answers to (`Eventing.handlerFor`). */
 export const BROKER_HANDLER = 'eventing-broker';

@@ -207,6 +207,19 @@ describe('retries and dead letters', () => {
     expect(dl!.headers['ce-knativeerrorcode']).toBe('502');
   });
 
+  it('per-attempt timeout: a hanging subscriber times out, is retried, then dead-lettered with code 500', async () => {
+    const hang = await sinkOf((_r, _n, res) => setTimeout(() => res.writeHead(200).end(), 1500));
+    const dls = await sinkOf();
+    const b = await brokerOf([broker('default'), trigger('t', { subscriber: { uri: hang.url }, delivery: { retry: 1, backoffDelay: 'PT0.01S', timeout: 'PT0.2S', deadLetterSink: { uri: dls.url } } })]);
+    const t0 = Date.now();
+    await postEvent(`${b.url}/default/default`, ce('slow'));
+    const [dl] = await dls.waitFor(1, 5000);
+    expect(Date.now() - t0).toBeLessThan(1400);
+    expect(hang.received.length).toBe(2);
+    expect(dl!.headers['ce-knativeerrorcode']).toBe('500');
+    expect(Buffer.from(String(dl!.headers['ce-knativeerrordata']), 'base64').toString()).toMatch(/timeout after 200 ms/);
+  });
+
   it('Trigger delivery replaces the Broker delivery as a whole', async () => {
     const brokerDls = await sinkOf();
     const s = await sinkOf((_r, _n, res) => res.writeHead(500).end());
