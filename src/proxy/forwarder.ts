@@ -129,12 +129,15 @@ export class Exchange implements Waiter, ForwardInfo, Dispatcher.DispatchHandler
     let host: string | undefined;
     let hosts = 0;
     let probe: string | undefined;
+    let authority: string | undefined;
     for (let i = 0; i < raw.length; i += 2) {
       const n = raw[i];
       const len = n.length;
       if (len === 4 && n.toLowerCase() === 'host') {
         host = raw[i + 1];
         hosts++;
+      } else if (len === 10 && n === ':authority') {
+        authority = raw[i + 1];
       } else if (len === 14 && n.toLowerCase() === 'content-length') {
         const cl = Number(raw[i + 1]);
         if (cl > 0) {
@@ -146,6 +149,16 @@ export class Exchange implements Waiter, ForwardInfo, Dispatcher.DispatchHandler
       } else if (len === 15 && n.toLowerCase() === 'k-network-probe') {
         probe = raw[i + 1];
       }
+    }
+    if (req.httpVersionMajor === 2) {
+      // HTTP/2 needs neither Content-Length nor chunking: a body exists unless the HEADERS frame ended the stream.
+      this.hasBody = !(req as unknown as { stream?: { endAfterHeaders?: boolean } }).stream?.endAfterHeaders;
+    }
+    if (authority !== undefined) {
+      // HTTP/2: :authority is the host; a Host header next to it must name the same one (RFC 9113 §8.3.1).
+      if (host !== undefined && hostKey(host) !== hostKey(authority)) return this.reply(400, 'Bad Request: Host disagrees with :authority\n', '');
+      host = authority;
+      hosts = 1;
     }
     if (host === undefined || hosts === 0) return this.reply(400, 'Bad Request: missing Host header\n', '');
     if (hosts > 1) return this.reply(400, 'Bad Request: more than one Host header\n', '');
@@ -269,8 +282,8 @@ export class Exchange implements Waiter, ForwardInfo, Dispatcher.DispatchHandler
     this.state = State.Responding;
     try {
       const out = responseHeaders(headers as Record<string, string | string[] | undefined>);
-      // While draining, close each keep-alive connection after its current response.
-      if (this.dp.draining) out.push('connection', 'close');
+      // While draining, close each HTTP/1.1 keep-alive connection after its current response.
+      if (this.dp.draining && this.req.httpVersionMajor === 1) out.push('connection', 'close');
       this.res.writeHead(statusCode, statusMessage || undefined, out);
     } catch (err) {
       controller.abort(err as Error);
@@ -413,7 +426,7 @@ export class Exchange implements Waiter, ForwardInfo, Dispatcher.DispatchHandler
     };
     if (retryAfterSeconds !== undefined) headers['retry-after'] = Math.ceil(retryAfterSeconds);
     if (networkHash) headers['k-network-hash'] = networkHash;
-    if (this.dp.draining) headers['connection'] = 'close';
+    if (this.dp.draining && this.req.httpVersionMajor === 1) headers['connection'] = 'close';
     res.writeHead(status, headers);
     res.end(body);
   }

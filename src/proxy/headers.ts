@@ -71,6 +71,11 @@ export function forwardHeaders(raw: string[], info: ForwardInfo, out: ForwardRes
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i].toLowerCase();
     const value = raw[i + 1];
+    // HTTP/2 pseudo-headers (:method, :authority, ...) are not headers; :authority is carried as Host.
+    if (name.charCodeAt(0) === 58 /* : */) {
+      if (name === ':authority' && !host) host = value;
+      continue;
+    }
     if (HOP_BY_HOP.has(name)) {
       if (name === 'te' && value.trim().toLowerCase() === 'trailers') h.push('te', 'trailers');
       continue;
