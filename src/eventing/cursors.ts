@@ -11,20 +11,23 @@ export class CursorStore {
   private readonly file: string;
   private values = new Map<string, number>();
   private dirty = false;
-  private writing = false;
+  private writing: Promise<void> | null = null;
 
   constructor(dir: string) {
     this.file = path.join(dir, 'cursors.json');
   }
 
-  load(): Map<string, number> {
+  /** Read the persisted cursors. `intact` is false when the file was missing or unreadable. */
+  load(): { cursors: Map<string, number>; intact: boolean } {
+    let intact = true;
     try {
       const obj = JSON.parse(fs.readFileSync(this.file, 'utf8')) as Record<string, unknown>;
       for (const [k, v] of Object.entries(obj)) if (typeof v === 'number' && Number.isInteger(v) && v >= 0) this.values.set(k, v);
     } catch (e) {
+      intact = false;
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') log.warn({ err: e, file: this.file }, 'cursor file unreadable; readers restart from the log start');
     }
-    return new Map(this.values);
+    return { cursors: new Map(this.values), intact };
   }
 
   has(name: string): boolean {
@@ -43,12 +46,11 @@ export class CursorStore {
 
   /** Persist if anything changed (asynchronous; one write at a time). */
   flush(): Promise<void> {
-    if (!this.dirty || this.writing) return Promise.resolve();
+    if (!this.dirty || this.writing) return this.writing ?? Promise.resolve();
     this.dirty = false;
-    this.writing = true;
     const tmp = this.file + '.tmp';
     const body = JSON.stringify(Object.fromEntries(this.values));
-    return fs.promises
+    this.writing = fs.promises
       .writeFile(tmp, body)
       .then(() => fs.promises.rename(tmp, this.file))
       .catch((e) => {
@@ -56,13 +58,19 @@ export class CursorStore {
         log.error({ err: e, file: this.file }, 'could not persist cursors');
       })
       .finally(() => {
-        this.writing = false;
+        this.writing = null;
       });
+    return this.writing;
+  }
+
+  /** Wait for an in-flight asynchronous write (so a final flushSync is not overtaken by an older one). */
+  settle(): Promise<void> {
+    return this.writing ?? Promise.resolve();
   }
 
   /** Synchronous persist, for shutdown. */
   flushSync(): void {
-    const tmp = this.file + '.tmp';
+    const tmp = this.file + '.sync.tmp';
     try {
       fs.writeFileSync(tmp, JSON.stringify(Object.fromEntries(this.values)));
       fs.renameSync(tmp, this.file);

@@ -24,6 +24,11 @@ export interface DispatchHost {
 }
 
 const RETRYABLE = new Set([404, 408, 409, 429]);
+/**
+ * Most offsets a reader may run ahead of its cursor. Filtered-out events finish at once, so without a bound one
+ * delivery stuck in retries would let the set of finished-but-not-committed offsets grow without limit.
+ */
+const MAX_WINDOW = 10_000;
 export const isRetryable = (status: number): boolean => status === 0 || status >= 500 || RETRYABLE.has(status);
 
 /** Retry-After as seconds or an HTTP-date → ms (null if absent or unreadable). */
@@ -104,7 +109,7 @@ export class Reader {
     try {
       const limit = this.model.ordered ? Math.max(this.model.concurrency, 1) : this.model.concurrency;
       const end = this.log.end;
-      while (this.next < end && this.inflight + this.waiting < limit) {
+      while (this.next < end && this.inflight + this.waiting < limit && this.next - this.committed < MAX_WINDOW) {
         const off = this.next++;
         const ev = this.log.get(off);
         if (ev === undefined || !matches(this.model.filter, ev)) {

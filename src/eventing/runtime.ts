@@ -37,6 +37,12 @@ interface Stream {
   log: EventLog;
   cursors: CursorStore;
   readers: Map<string, Reader>;
+  /**
+   * Where a reader without a saved cursor starts on the first apply after opening: the log end (a new trigger,
+   * Kafka's "latest"), or the log start when the cursor file was missing/unreadable but the log holds events
+   * (a crash before the first cursor write must not skip acknowledged events). -1 once that first apply is done.
+   */
+  firstApplyStart: number;
   acceptedCounter: ReturnType<typeof brokerEvents.labels>;
 }
 
@@ -101,6 +107,7 @@ export class Eventing implements IngestTarget, DispatchHost {
     for (const s of this.streams.values()) {
       const subs = byStream.get(s.id) ?? [];
       const keep = new Set<string>();
+      let added = false;
       for (const sub of subs) {
         keep.add(sub.cursor);
         const r = s.readers.get(sub.cursor);
@@ -108,12 +115,16 @@ export class Eventing implements IngestTarget, DispatchHost {
           r.update(sub);
           continue;
         }
-        const saved = s.cursors.has(sub.cursor) ? this.savedCursor(s, sub.cursor) : s.log.end;
+        const saved = s.cursors.has(sub.cursor) ? this.savedCursor(s, sub.cursor) : s.firstApplyStart >= 0 ? s.firstApplyStart : s.log.end;
         const reader = new Reader(sub, s.log, this, saved);
         s.readers.set(sub.cursor, reader);
         s.cursors.set(sub.cursor, saved);
+        added = true;
         if (this.running) reader.start();
       }
+      s.firstApplyStart = -1;
+      // Persist a new reader's starting point now, so a crash before the next tick cannot move it to the end.
+      if (added) s.cursors.flushSync();
       for (const [name, r] of s.readers) {
         if (keep.has(name)) continue;
         r.stop();
@@ -139,9 +150,12 @@ export class Eventing implements IngestTarget, DispatchHost {
     const elog = new EventLog({ dir, segmentBytes });
     elog.open();
     const cursors = new CursorStore(dir);
-    this.loadedCursors.set(id, cursors.load());
+    const loaded = cursors.load();
+    this.loadedCursors.set(id, loaded.cursors);
     const label = kind === 'broker' ? name : `channel:${name}`;
-    const s: Stream = { id, kind, namespace, name, log: elog, cursors, readers: new Map(), acceptedCounter: brokerEvents.labels(namespace, label, 'accepted') };
+    const firstApplyStart = !loaded.intact && elog.end > elog.start ? elog.start : -1;
+    if (firstApplyStart >= 0) log.warn({ stream: id, start: elog.start, end: elog.end }, 'no cursor file but the log holds events: readers start at the log start (duplicates possible)');
+    const s: Stream = { id, kind, namespace, name, log: elog, cursors, readers: new Map(), firstApplyStart, acceptedCounter: brokerEvents.labels(namespace, label, 'accepted') };
     elog.onAppend(() => {
       for (const r of s.readers.values()) r.pump();
     });
@@ -170,6 +184,7 @@ export class Eventing implements IngestTarget, DispatchHost {
         r.stop();
         s.cursors.set(r.model.cursor, r.committed);
       }
+      await s.cursors.settle();
       s.cursors.flushSync();
     }
     await Promise.all([...this.streams.values()].map((s) => s.log.close()));

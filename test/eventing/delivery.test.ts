@@ -337,3 +337,23 @@ describe('payloads, formats, ordering, reload', () => {
     expect(idIs('dbg')(s.received[0]!)).toBe(true);
   });
 });
+
+describe('metrics', () => {
+  it('counts broker events by result, deliveries by code class, dead letters, lag and log bytes', async () => {
+    const { registry } = await import('../../src/observability/metrics.js');
+    const s = await sinkOf((_r, n, res) => res.writeHead(n === 1 ? 500 : 200).end());
+    const b = await brokerOf([broker('metrics', 'mns'), trigger('mt', { broker: 'metrics', subscriber: { uri: s.url }, delivery: { retry: 1, backoffDelay: 'PT0.01S' } }, 'mns')]);
+    expect((await postEvent(`${b.url}/mns/metrics`, ce('m1'))).status).toBe(202);
+    expect((await postEvent(`${b.url}/mns/metrics`, ce('m2', { knativebrokerttl: '1' }))).status).toBe(400);
+    await s.waitFor(2);
+    await sleep(150);
+    const text = await registry.metrics();
+    expect(text).toContain('wharf_broker_events_total{namespace="mns",broker="metrics",result="accepted"} 1');
+    expect(text).toContain('wharf_broker_events_total{namespace="mns",broker="metrics",result="ttl_exhausted"} 1');
+    expect(text).toContain('wharf_trigger_deliveries_total{trigger="mns/mt",code_class="5xx"} 1');
+    expect(text).toContain('wharf_trigger_deliveries_total{trigger="mns/mt",code_class="2xx"} 1');
+    expect(text).toContain('wharf_trigger_lag_events{trigger="mns/mt"} 0');
+    expect(text).toMatch(/wharf_broker_log_bytes\{namespace="mns",broker="metrics"\} [1-9]\d*/);
+    expect(text).toMatch(/wharf_trigger_delivery_duration_seconds_count\{trigger="mns\/mt"\} 2/);
+  });
+});

@@ -122,8 +122,12 @@ describe('CursorStore', () => {
     c.set('trigger/default/b', 7);
     await c.flush();
     const c2 = new CursorStore(dir);
-    expect(Object.fromEntries(c2.load())).toEqual({ 'trigger/default/a': 42, 'trigger/default/b': 7 });
+    const loaded = c2.load();
+    expect(loaded.intact).toBe(true);
+    expect(Object.fromEntries(loaded.cursors)).toEqual({ 'trigger/default/a': 42, 'trigger/default/b': 7 });
     fs.writeFileSync(path.join(dir, 'cursors.json'), '{"trig');
-    expect(new CursorStore(dir).load().size).toBe(0);
+    const bad = new CursorStore(dir).load();
+    expect(bad.cursors.size).toBe(0);
+    expect(bad.intact).toBe(false);
   });
 });
