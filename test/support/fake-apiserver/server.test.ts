@@ -213,4 +213,19 @@ describe('fake API server', () => {
     const d = await req('GET', '/apis/networking.internal.knative.dev/v1alpha1');
     expect(d.body.resources.map((r: any) => r.name)).toContain('ingresses/status');
   });
+
+  it('prunes unknown fields and rejects schema violations of CRDs, like a real server', async () => {
+    const c = await req('POST', ING, { ...kingress('a'), spec: { ...kingress('a').spec, bogus: 1 }, extra: true });
+    expect(c.status).toBe(201);
+    expect(c.body.spec.bogus).toBeUndefined();
+    expect(c.body.extra).toBeUndefined();
+    expect(c.body.spec.rules[0].http.paths[0].splits[0].servicePort).toBe(80); // int-or-string kept
+    const bad = await req('POST', ING, { ...kingress('b'), spec: { rules: 'nope' } });
+    expect(bad.status).toBe(422);
+    expect(bad.body.message).toContain('spec.rules');
+    const badStatus = await req('PATCH', `${ING}/a/status`, { status: { observedGeneration: 'one' } }, 'application/merge-patch+json');
+    expect(badStatus.status).toBe(422);
+    const noType = await req('PATCH', `${ING}/a/status`, { status: { conditions: [{ status: 'True' }] } }, 'application/merge-patch+json');
+    expect(noType.status).toBe(422); // conditions need type and status
+  });
 });

@@ -8,6 +8,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { RESOURCE_TYPES, apiVersionOf, findType, typeOfObject, type ResourceType } from './resources.js';
 import { parseFieldSelector, parseLabelSelector, SelectorError } from './selectors.js';
 import { ApiError, Store, type Obj, type Watcher } from './store.js';
+import { loadCrdSchemas, prune } from './schemas.js';
 
 export interface RequestRecord {
   method: string;
@@ -43,8 +44,21 @@ export class FakeApiServer {
   private port = 0;
   private up = false;
 
-  constructor(opts: { historyLimit?: number } = {}) {
+  constructor(opts: { historyLimit?: number; validate?: boolean } = {}) {
     this.store = new Store(opts.historyLimit ?? 1000);
+    if (opts.validate !== false) {
+      const schemas = loadCrdSchemas();
+      this.store.admit = (t, o) => {
+        const s = schemas.get(`${apiVersionOf(t)} ${t.kind}`);
+        if (!s) return o;
+        const pruned = prune(structuredClone(o), s.schema, true) as Obj;
+        if (!s.validate(pruned)) {
+          const causes = (s.validate.errors ?? []).map((e) => `${e.instancePath.replace(/^\//, '').replace(/\//g, '.') || '<root>'}: ${e.message}`);
+          throw new ApiError(422, 'Invalid', `${t.kind}.${t.group} "${o.metadata?.name}" is invalid: ${causes.join(', ')}`, { name: o.metadata?.name, group: t.group, kind: t.kind, causes });
+        }
+        return pruned;
+      };
+    }
     this.server = this.makeServer();
   }
 
@@ -336,6 +350,7 @@ function send(res: ServerResponse, code: number, body: unknown): void {
   res.end(text);
 }
 
-export async function startFakeApiServer(opts: { historyLimit?: number } = {}): Promise<FakeApiServer> {
+/** `validate` (default true): prune and validate CRD objects against Knative's CRD schemas, as a real server does. */
+export async function startFakeApiServer(opts: { historyLimit?: number; validate?: boolean } = {}): Promise<FakeApiServer> {
   return new FakeApiServer(opts).start();
 }

@@ -71,6 +71,12 @@ export class Store {
   private compactedRv = 0;
   readonly watchers = new Set<Watcher>();
 
+  /**
+   * Called on every CRD write with the object about to be stored: returns it pruned, or throws a 422 ApiError.
+   * (server.ts installs the CRD schema check.)
+   */
+  admit: ((t: ResourceType, o: Obj) => Obj) | null = null;
+
   constructor(private readonly historyLimit = 1000) {}
 
   currentRv(): string {
@@ -129,8 +135,9 @@ export class Store {
     delete m.deletionGracePeriodSeconds;
     if (t.crd || 'spec' in o) m.generation = 1;
     else delete m.generation;
-    m.resourceVersion = String(++this.rv);
-    const stored = this.decorate(t, o);
+    let stored = this.decorate(t, o);
+    if (this.admit && t.crd) stored = this.admit(t, stored);
+    stored.metadata.resourceVersion = String(++this.rv);
     this.bucket(t).set(k, stored);
     this.record(t, 'ADDED', stored);
     return clone(stored);
@@ -189,6 +196,7 @@ export class Store {
       if (!m.finalizers?.length) delete m.finalizers;
     }
     next = this.decorate(t, next);
+    if (this.admit && t.crd) next = this.admit(t, next);
     // A no-op write does not bump the resourceVersion or emit an event, as in the real apiserver.
     const { resourceVersion: _r, ...oldMeta } = old.metadata;
     const { resourceVersion: _n, ...nextMeta } = next.metadata;
