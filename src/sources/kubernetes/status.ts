@@ -150,6 +150,21 @@ export class IngressStatusWriter {
     }
   }
 
+  /**
+   * Kourier probes only what is not Ready yet: an ingress whose status already says Ready for this generation with the
+   * expected load balancers stays Ready (a restart or a new leader does not flip every ingress back to Unknown).
+   */
+  private alreadyReady(o: KObject, generation: number): boolean {
+    const st = o.status as any;
+    return (
+      st?.observedGeneration === generation &&
+      Array.isArray(st.conditions) &&
+      st.conditions.some((c: Condition) => c.type === 'Ready' && c.status === 'True') &&
+      st.publicLoadBalancer?.ingress?.[0]?.domainInternal === this.addrs.public &&
+      st.privateLoadBalancer?.ingress?.[0]?.domainInternal === this.addrs.private
+    );
+  }
+
   private async reconcile(o: KObject): Promise<void> {
     const ns = o.metadata.namespace ?? '';
     const key = `${ns}/${o.metadata.name}`;
@@ -175,7 +190,7 @@ export class IngressStatusWriter {
     let lb: LbState;
     const conflict = this.conflicts.get(key);
     if (conflict !== undefined) lb = { kind: 'failed', reason: 'DomainConflict', message: CONFLICT };
-    else if (this.opts.prober.isReady(key, v.hash)) lb = { kind: 'ready' };
+    else if (this.opts.prober.isReady(key, v.hash) || this.alreadyReady(o, generation)) lb = { kind: 'ready' };
     else {
       lb = { kind: 'waiting' };
       this.opts.prober.probe(v);

@@ -186,4 +186,21 @@ describe('KIngress status', () => {
     expect(api.get(EV, 'Broker', 'ns', 'mt')).toEqual(mt);
     expect(api.get(EV, 'Trigger', 'ns', 'mt-t')).toEqual(mtTrigger);
   });
+
+  it('keeps Ready ingresses Ready across a restart without re-probing them', async () => {
+    api.create(kingress('ns', 'stay', simpleSpec('ns', 'stay.example.com', 'svc')));
+    const a = await replica('a');
+    for (const p of pods) p.load(a.source.lastEmitted());
+    await until(() => cond(getIng('stay'), 'Ready')?.status === 'True', 5000, 'Ready');
+    const before = getIng('stay');
+    await a.stop();
+    clusters.splice(clusters.indexOf(a), 1);
+    for (const p of pods) p.hosts.clear(); // the pods would now fail any probe
+    const probes = pods.map((p) => p.probes);
+    const b = await replica('b');
+    await until(() => b.elector.isLeader, 3000, 'b leads');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(getIng('stay').status).toEqual(before.status);
+    expect(pods.map((p) => p.probes)).toEqual(probes);
+  });
 });
