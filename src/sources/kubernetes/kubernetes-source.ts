@@ -32,6 +32,8 @@ export interface KubernetesSourceOptions {
   debounceMs?: number;
   /** Watch server timeout (default 300 s). */
   watchTimeoutSeconds?: number;
+  /** How often to look again for a resource type that is not installed, e.g. Knative Eventing (default 30 s). */
+  absentRetryMs?: number;
   /** Skip Revisions / eventing when those CRDs are not installed. */
   serving?: boolean;
   eventing?: boolean;
@@ -69,7 +71,7 @@ export class KubernetesSource implements Source {
     this.namespace = opts.namespace ?? DEFAULT_NAMESPACE;
     this.debounceMs = opts.debounceMs ?? 60;
     const changed = (): void => this.changed();
-    const ro = { watchTimeoutSeconds: opts.watchTimeoutSeconds };
+    const ro = { watchTimeoutSeconds: opts.watchTimeoutSeconds, absentRetryMs: opts.absentRetryMs };
     const mk = (r: ResourceRef, extra: Partial<ConstructorParameters<typeof Reflector>[3]> = {}): Reflector => new Reflector(this.client, r, changed, { ...ro, ...extra });
     this.reflectors = {
       // Only our class: anything else is invisible to wharf, so it can never be touched.

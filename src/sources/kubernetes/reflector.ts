@@ -16,6 +16,8 @@ export interface ReflectorOptions {
   watchTimeoutSeconds?: number;
   minBackoffMs?: number;
   maxBackoffMs?: number;
+  /** How often to look for a resource type that is not installed (default 30 s). */
+  absentRetryMs?: number;
 }
 
 const keyOf = (o: KObject): string => `${o.metadata.namespace ?? ''}/${o.metadata.name}`;
@@ -114,8 +116,28 @@ export class Reflector {
       void this.watch(epoch);
     } catch (err) {
       if (epoch !== this.epoch || this.stopped) return;
+      if (err instanceof ApiStatusError && err.statusCode === 404) return this.absent(epoch);
       this.retry('list failed', err, () => this.relist());
     }
+  }
+
+  /**
+   * The resource type does not exist (e.g. Knative Eventing is not installed): count as synced and empty, so wharf
+   * still starts, and look again now and then in case it gets installed.
+   */
+  private absent(epoch: number): void {
+    if (!this.synced) log.info({ resource: this.name }, 'resource type not installed; treating it as empty');
+    const had = this.items.size > 0;
+    this.items.clear();
+    if (!this.synced) {
+      this.synced = true;
+      for (const w of this.syncWaiters.splice(0)) w();
+      this.onChange();
+    } else if (had) this.onChange();
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      if (!this.stopped && epoch === this.epoch) void this.relist();
+    }, this.opts.absentRetryMs ?? 30_000);
   }
 
   private retry(what: string, err: unknown, again: () => void): void {

@@ -143,3 +143,16 @@ describe('KubernetesSource', () => {
     expect(lists()).toBe(l0);
   });
 });
+
+describe('KubernetesSource without optional CRDs', () => {
+  it('starts when Knative Eventing is not installed, and picks Brokers up once it is', async () => {
+    api.missingGroups.add('eventing.knative.dev');
+    api.create(kingress('ns', 'a', simpleSpec('ns', 'a.example.com', 'svc')));
+    api.create({ apiVersion: 'eventing.knative.dev/v1', kind: 'Broker', metadata: { name: 'b', namespace: 'ns', annotations: { 'eventing.knative.dev/broker.class': 'wharf' } }, spec: {} });
+    await startSource({ absentRetryMs: 100 });
+    expect(last().ingresses).toHaveLength(1);
+    expect(last().eventing).toEqual([]);
+    api.missingGroups.delete('eventing.knative.dev');
+    await until(() => last().eventing.length === 1, 5000, 'broker after install');
+  });
+});

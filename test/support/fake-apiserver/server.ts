@@ -43,6 +43,8 @@ export class FakeApiServer {
   private readonly sockets = new Set<Socket>();
   private port = 0;
   private up = false;
+  /** API groups this server does not serve (a CRD not installed): every path under them is 404. */
+  readonly missingGroups = new Set<string>();
 
   constructor(opts: { historyLimit?: number; validate?: boolean } = {}) {
     this.store = new Store(opts.historyLimit ?? 1000);
@@ -192,7 +194,7 @@ export class FakeApiServer {
       rest = rest.slice(2);
     }
     const type = findType(group, version, rest[0]);
-    if (!type) return null;
+    if (!type || this.missingGroups.has(group)) return null;
     if (namespace !== undefined && !type.namespaced) return null;
     return { type, namespace, name: rest[1], subresource: rest[2] };
   }
