@@ -23,6 +23,8 @@ export interface ProberOptions {
   timeoutMs?: number;
   initialDelayMs?: number;
   maxDelayMs?: number;
+  /** Probes in flight at once across all ingresses (Knative's prober runs 15 workers). */
+  maxInFlight?: number;
 }
 
 type Verdict = 'ok' | 'retry';
@@ -66,8 +68,24 @@ export class IngressProber {
   private readonly rounds = new Map<string, Round>();
   private readonly ready = new Map<string, string>(); // key → hash proven ready
   private stopped = false;
+  private inFlight = 0;
+  private readonly waiting: (() => void)[] = [];
 
   constructor(private readonly opts: ProberOptions) {}
+
+  private async slot(): Promise<void> {
+    if (this.inFlight < (this.opts.maxInFlight ?? 15)) {
+      this.inFlight++;
+      return;
+    }
+    await new Promise<void>((r) => this.waiting.push(r));
+  }
+
+  private free(): void {
+    const next = this.waiting.shift();
+    if (next) next(); // hand the slot over
+    else this.inFlight--;
+  }
 
   isReady(key: string, hash: string): boolean {
     return this.ready.get(key) === hash;
@@ -111,7 +129,13 @@ export class IngressProber {
     let delay = this.opts.initialDelayMs ?? 50;
     for (;;) {
       if (round.cancelled || this.stopped) return;
-      const v = await probeOnce(j.ip, j.port, j.host, round.hash, this.opts.timeoutMs ?? 1000);
+      await this.slot();
+      let v: Verdict;
+      try {
+        v = round.cancelled || this.stopped ? 'retry' : await probeOnce(j.ip, j.port, j.host, round.hash, this.opts.timeoutMs ?? 1000);
+      } finally {
+        this.free();
+      }
       if (round.cancelled || this.stopped) return;
       if (v === 'ok') break;
       await new Promise((r) => setTimeout(r, delay));
