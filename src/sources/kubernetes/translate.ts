@@ -180,8 +180,10 @@ export function translate(objs: ClusterObjects, opts: TranslateOptions): Transla
 
   // Eventing: Brokers of our class and the Triggers that name them.
   const brokers = new Set<string>();
+  // config-wharf `broker-class` (read by eventing too) wins over the option, so both agree on which Brokers are ours.
+  const brokerClass = d.configMaps['config-wharf']?.['broker-class'] || opts.brokerClass;
   for (const b of objs.brokers) {
-    if (b.metadata.annotations?.[BROKER_CLASS_ANNOTATION] !== opts.brokerClass || b.metadata.deletionTimestamp) continue;
+    if (b.metadata.annotations?.[BROKER_CLASS_ANNOTATION] !== brokerClass || b.metadata.deletionTimestamp) continue;
     brokers.add(nsName(b.metadata.namespace, b.metadata.name));
     d.eventing.push({ ...b, apiVersion: b.apiVersion ?? 'eventing.knative.dev/v1', kind: b.kind ?? 'Broker' });
   }

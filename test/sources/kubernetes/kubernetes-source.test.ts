@@ -97,6 +97,9 @@ describe('KubernetesSource', () => {
     api.create(revision('ns', 'hello-00002', { h2c: true }));
     await until(() => last().revisions.length === 2);
     expect(last().revisions.find((r) => r.name === 'hello-00002')).toMatchObject({ timeoutSeconds: 120, containerConcurrency: 0, protocol: 'h2c', pods: { ready: [], notReady: [], port: 8013 } });
+    // config-wharf broker-class picks which Brokers are ours
+    api.create(configMap('knative-serving', 'config-wharf', { 'broker-class': 'MTChannelBasedBroker' }));
+    await until(() => last().eventing.map((o) => `${o.kind} ${o.metadata.name}`).sort().join() === 'Broker mt,Trigger t2');
   });
 
   it('coalesces a burst of changes into few Desired values', async () => {
