@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { IngressSpec } from '../../../src/model/kingress.js';
 import { probeHash } from '../../../src/model/probehash.js';
 import { startFakeApiServer, type FakeApiServer } from '../../support/fake-apiserver/index.js';
-import { KINGRESS_API, kingress, simpleSpec, until } from '../../support/k8s-fixtures.js';
+import { KINGRESS_API, endpointSlice, kingress, service, simpleSpec, until } from '../../support/k8s-fixtures.js';
 import { EchoBackend, exposeBackend, get, startClusterWharf, waitReady, type ClusterWharf } from '../../support/k8s-wharf.js';
 
 const NS = 'serving-tests';
@@ -62,6 +62,26 @@ describe('ingress conformance (cluster mode)', () => {
       const res = await get(r.external, 'basics.example.com');
       expect(res.status).toBe(200);
       expect(res.json.backend).toBe('basics');
+    }
+  });
+
+  it('basics/http2 (port named http2 + appProtocol h2c → the backend speaks HTTP/2)', async () => {
+    const { createServer } = await import('node:http2');
+    const h2 = createServer((req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ backend: 'h2', request: { protoMajor: req.httpVersionMajor, headers: req.headers } }));
+    });
+    await new Promise<void>((r) => h2.listen(0, '127.0.0.1', () => r()));
+    const port = (h2.address() as import('node:net').AddressInfo).port;
+    try {
+      api.create(service(NS, 'h2', [{ name: 'http2', port: 80, targetPort: port, appProtocol: 'kubernetes.io/h2c' }]));
+      api.create(endpointSlice(NS, 'h2', 'h2-abc', [{ ip: '127.0.0.1' }], [{ name: 'http2', port }]));
+      await createReady('h2', simpleSpec(NS, 'h2.example.com', 'h2'));
+      const r = await get(wharf.external, 'h2.example.com');
+      expect(r.status).toBe(200);
+      expect(r.json.request.protoMajor).toBe(2);
+    } finally {
+      h2.close();
     }
   });
 
