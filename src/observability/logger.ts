@@ -7,10 +7,33 @@ let root: Logger = pino({ level: process.env.WHARF_LOG_LEVEL ?? 'info', base: { 
 /** Component loggers of the current root; cleared when the root is replaced. */
 const components = new Map<string, Logger>();
 
+/**
+ * ISO timestamps cost a Date and a toISOString per line; at proxy rates many lines share a millisecond, so the
+ * rendered fragment is reused within one.
+ */
+let lastMs = 0;
+let lastFragment = '';
+function cachedIsoTime(): string {
+  const now = Date.now();
+  if (now !== lastMs) {
+    lastMs = now;
+    lastFragment = `,"time":"${new Date(now).toISOString()}"`;
+  }
+  return lastFragment;
+}
+
+let flushTimer: NodeJS.Timeout | null = null;
+
 export function configureLogger(opts: { level?: string; destination?: pino.DestinationStream }): Logger {
-  const dest = opts.destination ?? pino.destination({ fd: 1, sync: false, minLength: 4096 });
-  root = pino({ level: opts.level ?? 'info', base: { name: 'wharf' }, timestamp: pino.stdTimeFunctions.isoTime }, dest);
+  // A larger buffer means fewer write(2) calls under load; the timer below bounds how long a line can wait.
+  const dest = opts.destination ?? pino.destination({ fd: 1, sync: false, minLength: 16 * 1024 });
+  root = pino({ level: opts.level ?? 'info', base: { name: 'wharf' }, timestamp: cachedIsoTime }, dest);
   components.clear();
+  // sonic-boom only writes once minLength is buffered: flush on a timer so quiet periods still show their lines.
+  if (flushTimer === null) {
+    flushTimer = setInterval(flushLogs, 500);
+    flushTimer.unref();
+  }
   return root;
 }
 
