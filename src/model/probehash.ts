@@ -4,6 +4,7 @@
 // Pure: no I/O.
 import { createHash } from 'node:crypto';
 import type { HTTPIngressPath, Ingress, IngressBackendSplit, IngressRule, IngressSpec, IngressTLS } from './kingress.js';
+import type { BackendSpec } from './snapshot.js';
 
 export const HASH_HEADER = 'K-Network-Hash';
 export const PROBE_HEADER = 'K-Network-Probe';
@@ -341,4 +342,25 @@ export function answerProbe(
   const hash = lastPair(splitHeaders, HASH_LC) ?? lastPair(routeHeaders, HASH_LC) ?? requestHash ?? '';
   if (hash === '') return { status: 400, hash: null, body: 'no K-Network-Hash header\n' };
   return { status: 200, hash, body: '' };
+}
+
+/**
+ * Whether a backend can take a request now, for answerProbe's `backendResolvable`: a revision (the activator buffers
+ * at zero, as Knative's activator answers probes for it), or a Service with at least one ready address / a DNS name /
+ * static upstreams / a process. A Service whose endpoints are not there yet answers probes 503, so an ingress only
+ * turns Ready once its traffic can actually be served (Kourier skips such translations and answers 404).
+ */
+export function backendCanServe(spec: BackendSpec | undefined): boolean {
+  if (!spec) return false;
+  if (spec.activator) return true;
+  const src = spec.source;
+  switch (src.kind) {
+    case 'addresses':
+      return src.addresses.length > 0;
+    case 'static':
+      return src.urls.length > 0;
+    case 'dns':
+    case 'process':
+      return true;
+  }
 }

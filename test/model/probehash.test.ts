@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
   answerProbe,
+  backendCanServe,
   applyIngressDefaults,
   goJsonString,
   goJsonStringBytes,
@@ -136,5 +137,17 @@ describe('answerProbe', () => {
   it('400 without a hash, 503 while the backend cannot serve', () => {
     expect(answerProbe('probe', undefined, [], [], true)?.status).toBe(400);
     expect(answerProbe('probe', 'h', [], [], false)?.status).toBe(503);
+  });
+});
+
+describe('backendCanServe', () => {
+  const base = { key: 'k', namespace: 'n', service: 's', revision: '', protocol: 'http1' as const, activator: false, containerConcurrency: 0, timeoutMs: 0, readiness: { kind: 'tcp' as const } };
+  it('needs a ready address unless the backend is a revision (activator) or resolves otherwise', () => {
+    expect(backendCanServe(undefined)).toBe(false);
+    expect(backendCanServe({ ...base, source: { kind: 'addresses', addresses: [], notReady: ['10.0.0.1'], port: 80 } })).toBe(false);
+    expect(backendCanServe({ ...base, source: { kind: 'addresses', addresses: ['10.0.0.1'], notReady: [], port: 80 } })).toBe(true);
+    expect(backendCanServe({ ...base, activator: true, source: { kind: 'addresses', addresses: [], notReady: [], port: 80 } })).toBe(true);
+    expect(backendCanServe({ ...base, source: { kind: 'dns', host: 'x', port: 80 } })).toBe(true);
+    expect(backendCanServe({ ...base, source: { kind: 'static', urls: [] } })).toBe(false);
   });
 });
