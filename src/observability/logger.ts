@@ -25,8 +25,8 @@ function cachedIsoTime(): string {
 let flushTimer: NodeJS.Timeout | null = null;
 
 export function configureLogger(opts: { level?: string; destination?: pino.DestinationStream }): Logger {
-  // A larger buffer means fewer write(2) calls under load; the timer below bounds how long a line can wait.
-  const dest = opts.destination ?? pino.destination({ fd: 1, sync: false, minLength: 16 * 1024 });
+  // A larger buffer (below sonic-boom's 16 KiB maxWrite) means fewer write(2) calls; the timer bounds how long a line waits.
+  const dest = opts.destination ?? pino.destination({ fd: 1, sync: false, minLength: 8 * 1024 });
   root = pino({ level: opts.level ?? 'info', base: { name: 'wharf' }, timestamp: cachedIsoTime }, dest);
   components.clear();
   // sonic-boom only writes once minLength is buffered: flush on a timer so quiet periods still show their lines.
