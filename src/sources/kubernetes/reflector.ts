@@ -167,8 +167,11 @@ export class Reflector {
   private async watch(epoch: number): Promise<void> {
     let expired = false;
     let ended = false;
+    let gotEvent = false;
+    const startedAt = Date.now();
     const onEvent = (type: WatchEventType, obj: any): void => {
       if (epoch !== this.epoch) return;
+      gotEvent = true;
       this.armIdle(epoch);
       if (type === 'ERROR') {
         if (obj?.code === 410) expired = true;
@@ -197,7 +200,13 @@ export class Reflector {
         this.epoch++;
         const next = this.epoch;
         this.retry('watch failed', err, () => void this.watch(next));
+      } else if (Date.now() - startedAt < 1000 && !gotEvent) {
+        // A stream that ends at once with nothing in it (a proxy cutting watches?): do not spin, back off.
+        this.epoch++;
+        const next = this.epoch;
+        this.retry('watch ended immediately', new Error('empty watch stream'), () => void this.watch(next));
       } else {
+        this.backoff = this.opts.minBackoffMs ?? 200;
         this.epoch++;
         void this.watch(this.epoch);
       }
