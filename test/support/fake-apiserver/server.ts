@@ -2,6 +2,7 @@
 // 410 Expired as an ERROR event, BOOKMARKs), selectors, the status subresource, merge/JSON patches, finalizers and
 // optimistic concurrency, backed by store.ts. @kubernetes/client-node's KubeConfig can point at it (kubeConfig()).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import fjp from 'fast-json-patch';
 import { KubeConfig } from '@kubernetes/client-node';
@@ -46,7 +47,13 @@ export class FakeApiServer {
   /** API groups this server does not serve (a CRD not installed): every path under them is 404. */
   readonly missingGroups = new Set<string>();
 
-  constructor(opts: { historyLimit?: number; validate?: boolean } = {}) {
+  /** TLS serving certificate (https) and a bearer token every request must carry (401 otherwise). */
+  private readonly tls: { cert: string; key: string } | undefined;
+  private readonly token: string | undefined;
+
+  constructor(opts: FakeApiServerOptions = {}) {
+    this.tls = opts.tls;
+    this.token = opts.token;
     this.store = new Store(opts.historyLimit ?? 1000);
     if (opts.validate !== false) {
       const schemas = loadCrdSchemas();
@@ -65,7 +72,8 @@ export class FakeApiServer {
   }
 
   private makeServer(): Server {
-    const s = createServer((req, res) => this.handle(req, res));
+    const handler = (req: IncomingMessage, res: ServerResponse): void => void this.handle(req, res);
+    const s: Server = this.tls ? (createTlsServer({ cert: this.tls.cert, key: this.tls.key }, handler) as unknown as Server) : createServer(handler);
     s.on('connection', (sock) => {
       this.sockets.add(sock);
       sock.on('close', () => this.sockets.delete(sock));
@@ -84,7 +92,11 @@ export class FakeApiServer {
   }
 
   get url(): string {
-    return `http://127.0.0.1:${this.port}`;
+    return `${this.tls ? 'https' : 'http'}://127.0.0.1:${this.port}`;
+  }
+
+  get listenPort(): number {
+    return this.port;
   }
 
   /** A KubeConfig pointing at this server (plain HTTP needs skipTLSVerify in client-node 1.x). */
@@ -217,6 +229,7 @@ export class FakeApiServer {
     const rec: RequestRecord = { method: req.method ?? 'GET', path: url.pathname, query, contentType: req.headers['content-type'] };
     this.requests.push(rec);
     try {
+      if (this.token !== undefined && req.headers.authorization !== `Bearer ${this.token}`) throw new ApiError(401, 'Unauthorized', 'Unauthorized');
       const body = await this.readBody(req);
       rec.body = body;
       if (url.pathname === '/version') return send(res, 200, { major: '1', minor: '33', gitVersion: 'v1.33.0-fake' });
@@ -352,7 +365,14 @@ function send(res: ServerResponse, code: number, body: unknown): void {
   res.end(text);
 }
 
-/** `validate` (default true): prune and validate CRD objects against Knative's CRD schemas, as a real server does. */
-export async function startFakeApiServer(opts: { historyLimit?: number; validate?: boolean } = {}): Promise<FakeApiServer> {
+export interface FakeApiServerOptions {
+  historyLimit?: number;
+  /** Prune and validate CRD objects against Knative's CRD schemas, as a real server does (default true). */
+  validate?: boolean;
+  tls?: { cert: string; key: string };
+  token?: string;
+}
+
+export async function startFakeApiServer(opts: FakeApiServerOptions = {}): Promise<FakeApiServer> {
   return new FakeApiServer(opts).start();
 }
