@@ -88,6 +88,9 @@ beforeAll(async () => {
       { hosts: ['stream.example.com'], routes: [{ splits: [{ backend: 'stream', percent: 100 }] }] },
       { hosts: ['held.example.com'], routes: [{ splits: [{ backend: 'held', percent: 100 }] }] },
       { hosts: ['grpc.example.com'], routes: [{ splits: [{ backend: 'h2c', percent: 100 }] }] },
+      { hosts: ['broker.example.com'], routes: [{ handler: 'test-handler' }] },
+      { hosts: ['nohandler.example.com'], routes: [{ handler: 'missing-handler' }] },
+      { hosts: ['abort.example.com'], routes: [{ splits: [{ backend: 'abort', percent: 100 }] }] },
     ],
     backends: [
       { key: 'a', urls: [a.origin], revision: 'hello-00001' },
@@ -100,11 +103,18 @@ beforeAll(async () => {
       { key: 'stream', urls: [stream.origin] },
       { key: 'held', urls: [b.origin] },
       { key: 'h2c', urls: [h2origin], protocol: 'h2c', revision: 'grpc-00001' },
+      { key: 'abort', urls: [slow.origin] },
     ],
     config: { accessLog: false },
   });
   w = await startWharfWith(snap);
   hold = w.backends.targets.get('held')!;
+  w.runtime.registerHandler('test-handler', {
+    handle(req, res, ctx) {
+      res.writeHead(202, { 'content-type': 'text/plain' });
+      res.end(`local ${ctx.plane} ${ctx.host} ${req.url} ${ctx.requestId ? 'id' : 'no-id'}`);
+    },
+  });
   hold.hold = true;
 });
 
@@ -288,6 +298,35 @@ describe('failures', () => {
     const r = await p;
     expect(r.status).toBe(200);
     expect(echoed(r).backend).toBe('b');
+  });
+});
+
+describe('local handlers', () => {
+  it('hands a handler route to the registered LocalHandler', async () => {
+    const r = await get(w.external, 'Broker.example.com:8080', '/ns/default/b');
+    expect(r.status).toBe(202);
+    expect(r.body).toBe('local external broker.example.com /ns/default/b id');
+  });
+
+  it('503 when the route names a handler nobody registered', async () => {
+    const r = await get(w.external, 'nohandler.example.com');
+    expect(r.status).toBe(503);
+    expect(r.body).toMatch(/missing-handler/);
+  });
+});
+
+describe('client aborts', () => {
+  it('aborts the upstream request and releases capacity once when the client disconnects mid-flight', async () => {
+    const t = w.backends.targets.get('abort')!;
+    const sock = net.connect(w.external, '127.0.0.1');
+    await new Promise((r) => sock.once('connect', r));
+    sock.write('GET / HTTP/1.1\r\nHost: abort.example.com\r\n\r\n');
+    await expect.poll(() => t.acquired).toBe(1);
+    sock.destroy();
+    await expect.poll(() => t.released.length).toBe(1);
+    expect(t.released[0]).toBe(Outcome.Aborted);
+    await new Promise((r) => setTimeout(r, 1700)); // the backend answers late: nothing may be released twice
+    expect(t.released.length).toBe(1);
   });
 });
 
