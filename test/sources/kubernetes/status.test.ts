@@ -1,12 +1,12 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { KubernetesCluster } from '../../../src/sources/kubernetes/cluster.js';
+import { KubernetesCluster, gatewayPods } from '../../../src/sources/kubernetes/cluster.js';
 import { API_USAGE, INGRESS_FINALIZER } from '../../../src/sources/kubernetes/constants.js';
 import { probeHash } from '../../../src/model/probehash.js';
 import type { IngressVersion } from '../../../src/sources/kubernetes/translate.js';
 import { startFakeApiServer, type FakeApiServer } from '../../support/fake-apiserver/index.js';
-import { KINGRESS_API, kingress, simpleSpec, until } from '../../support/k8s-fixtures.js';
+import { KINGRESS_API, endpointSlice, kingress, simpleSpec, until } from '../../support/k8s-fixtures.js';
 
 /** A stand-in gateway pod: answers Knative's probe for the hosts of the config it was given. */
 class FakePod {
@@ -185,6 +185,20 @@ describe('KIngress status', () => {
     // Brokers of another class and their triggers are never touched.
     expect(api.get(EV, 'Broker', 'ns', 'mt')).toEqual(mt);
     expect(api.get(EV, 'Trigger', 'ns', 'mt-t')).toEqual(mtTrigger);
+    const declared = new Set(API_USAGE.flatMap((u) => u.verbs.map((v) => `${u.group}|${u.resource}|${v}`)));
+    const used = [...clusters[0].source.client.used];
+    expect(used).toContain('eventing.knative.dev|brokers/status|patch');
+    for (const u of used) expect(declared, `undeclared API use ${u}`).toContain(u);
+  });
+
+  it('finds the gateway pods to probe in the wharf-internal EndpointSlices', () => {
+    const slices = [
+      endpointSlice('wharf-system', 'wharf-internal', 'a', [{ ip: '10.0.0.2' }, { ip: '10.0.0.1' }, { ip: '10.0.0.3', ready: false }], [{ name: 'http2', port: 8081 }]),
+      endpointSlice('wharf-system', 'wharf-internal', 'b', [{ ip: '10.0.0.1' }], [{ name: 'http2', port: 8081 }]),
+      endpointSlice('wharf-system', 'wharf', 'c', [{ ip: '10.0.0.9' }], [{ name: 'http2', port: 8080 }]),
+      endpointSlice('other', 'wharf-internal', 'd', [{ ip: '10.0.0.8' }], [{ name: 'http2', port: 8081 }]),
+    ];
+    expect(gatewayPods(slices as never, 'wharf-system')).toEqual(['10.0.0.1', '10.0.0.2']);
   });
 
   it('keeps Ready ingresses Ready across a restart without re-probing them', async () => {
