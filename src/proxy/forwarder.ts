@@ -11,7 +11,7 @@ import { absoluteTarget, hostKey, lookupHost, matchRoute, pickSplit, rawHeader }
 import { proxyMetrics, type RequestStats, type UpstreamErrorKind } from './metrics.js';
 import { accessLog } from '../observability/access-log.js';
 import type { DataPlane, ListenerInfo } from './dataplane.js';
-import { answerProbe } from '../model/probehash.js';
+import { answerProbe, backendCanServe } from '../model/probehash.js';
 
 /** The request context hangs off the response under this key, for the static event listeners below. */
 export const kExchange = Symbol('wharf.exchange');
@@ -204,7 +204,7 @@ export class Exchange implements Waiter, ForwardInfo, Dispatcher.DispatchHandler
     this.target = target;
     if (probe !== undefined) {
       // Knative's ingress prober: wharf is the activator, so it answers the backend probe contract itself.
-      const ans = answerProbe(probe, rawHeader(raw, 'k-network-hash'), route.appendHeaders, split.appendHeaders, true);
+      const ans = answerProbe(probe, rawHeader(raw, 'k-network-hash'), route.appendHeaders, split.appendHeaders, backendCanServe(spec));
       if (ans !== null) return this.reply(ans.status, ans.body, '', undefined, ans.hash);
     }
     this.state = State.Queued;
