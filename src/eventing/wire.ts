@@ -9,7 +9,7 @@ import type { Problem } from '../model/objects.js';
 import type { Snapshot } from '../model/snapshot.js';
 import { parseConfig } from '../model/config.js';
 import type { BuiltinHost } from '../model/compile.js';
-import { BROKER_HANDLER, CHANNEL_HANDLER, compileEventing, type EventingModel } from '../model/eventing.js';
+import { BROKER_HANDLER, CHANNEL_HANDLER, compileEventing, eventingStatuses, type EventingModel } from '../model/eventing.js';
 import type { LocalHandler } from '../proxy/handler.js';
 import type { Eventing } from './runtime.js';
 
@@ -17,7 +17,8 @@ type BaseCompile<O> = (desired: Desired, opts: O & { builtins?: Iterable<Builtin
 
 /**
  * Wrap the pure serving compile: compile the eventing objects first (pure), pass their hosts in as built-ins, and
- * put the EventingModel into `snapshot.eventing`. Eventing problems are reported with the rest.
+ * put the EventingModel into `snapshot.eventing` and the eventing objects' statuses (address, readiness) into
+ * `snapshot.statuses` for `wharf routes`. Eventing problems are reported with the rest.
  */
 export function withEventing<O extends object>(base: BaseCompile<O>): (desired: Desired, opts: O & { builtins?: Iterable<BuiltinHost | string> }) => { snapshot: Snapshot; problems: Problem[] } {
   return (desired, opts) => {
@@ -25,7 +26,8 @@ export function withEventing<O extends object>(base: BaseCompile<O>): (desired: 
     const ev = compileEventing(desired.eventing, config);
     const builtins: (BuiltinHost | string)[] = [...(opts.builtins ?? []), ...ev.builtins];
     const r = base(desired, { ...opts, builtins });
-    return { snapshot: { ...r.snapshot, eventing: ev.model }, problems: [...r.problems, ...ev.problems] };
+    const statuses = [...r.snapshot.statuses, ...eventingStatuses(ev.model)];
+    return { snapshot: { ...r.snapshot, eventing: ev.model, statuses }, problems: [...r.problems, ...ev.problems] };
   };
 }
 

@@ -1,6 +1,7 @@
 // Pure compile of eventing objects (Broker, Trigger, Channel/InMemoryChannel, Subscription, PingSource) into the
 // model the eventing runtime runs, plus the hosts the router must hand to the eventing handlers. No I/O here.
 import type { KObject, Problem } from './objects.js';
+import type { ObjectStatus } from './desired.js';
 import { describe, keyOf } from './objects.js';
 import type { ClusterConfig } from './config.js';
 import { registerConfigKeys } from './config.js';
@@ -651,4 +652,16 @@ export function compileEventing(objects: readonly KObject[], config: ClusterConf
     builtins,
     problems,
   };
+}
+
+/** Per-object status for `wharf routes` and logs: brokers and channels with their address, triggers/subscriptions/pings with readiness. */
+export function eventingStatuses(model: EventingModel): ObjectStatus[] {
+  const out: ObjectStatus[] = [];
+  for (const b of model.brokers.values()) out.push({ object: `Broker ${b.key}`, ready: b.ready, reason: b.reason, url: b.address });
+  for (const c of model.channels.values()) out.push({ object: `${c.kind} ${c.key}`, ready: true, url: c.address });
+  for (const s of model.subscribers) {
+    out.push({ object: `${s.kind === 'trigger' ? 'Trigger' : 'Subscription'} ${s.key}`, ready: s.ready, reason: s.reason, url: s.subscriber?.url ?? s.reply?.url });
+  }
+  for (const p of model.pings) out.push({ object: `PingSource ${p.key}`, ready: p.ready, reason: p.reason, url: p.sink?.url });
+  return out;
 }

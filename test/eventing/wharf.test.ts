@@ -117,6 +117,14 @@ describe('eventing in the runtime', () => {
     expect(r.statusCode).toBe(404);
   });
 
+  it('lists brokers and triggers with address and readiness in the snapshot statuses (wharf routes)', () => {
+    const st = runtime.snapshot()!.statuses.filter((s) => /^(Broker|Trigger) /.test(s.object));
+    expect(st).toEqual([
+      { object: 'Broker default/default', ready: true, reason: undefined, url: 'http://broker-ingress.knative-eventing.svc.cluster.local/default/default' },
+      { object: 'Trigger default/to-display', ready: true, reason: undefined, url: 'http://display.default.svc.cluster.local' },
+    ]);
+  });
+
   it('serves /debug/eventing on the admin listener', async () => {
     const r = await request(`http://127.0.0.1:${admin}/debug/eventing`);
     const body = (await r.body.json()) as { brokers: { broker: string; ready: boolean }[]; subscribers: { name: string; subscriber: string }[] };
