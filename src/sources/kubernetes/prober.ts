@@ -119,6 +119,11 @@ export class IngressProber {
     this.ready.delete(key);
   }
 
+  /** Drop rounds and results of ingresses not in `keys` (deleted, or no longer of our class). */
+  retain(keys: ReadonlySet<string>): void {
+    for (const k of [...this.rounds.keys(), ...this.ready.keys()]) if (!keys.has(k)) this.forget(k);
+  }
+
   stop(): void {
     this.stopped = true;
     for (const r of this.rounds.values()) r.cancelled = true;

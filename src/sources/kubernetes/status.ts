@@ -133,7 +133,13 @@ export class IngressStatusWriter {
   private async pass(): Promise<void> {
     if (!this.opts.elector.isLeader) return;
     let failed = false;
-    for (const o of this.opts.source.ownedIngresses()) {
+    const owned = this.opts.source.ownedIngresses();
+    const key = (o: KObject): string => `${o.metadata.namespace ?? ''}/${o.metadata.name}`;
+    // Stop probing for (and forget) ingresses that were deleted or left our class.
+    this.opts.prober.retain(new Set(owned.filter((o) => !o.metadata.deletionTimestamp).map(key)));
+    const present = new Set(owned.map(key));
+    for (const k of [...this.written.keys()]) if (!present.has(k)) this.written.delete(k);
+    for (const o of owned) {
       try {
         await this.reconcile(o);
       } catch (err) {
