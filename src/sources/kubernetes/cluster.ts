@@ -56,6 +56,8 @@ export class KubernetesCluster {
         this.status.kick();
         this.eventingStatus.kick();
       },
+      // Only the leader probes: a replica that lost the Lease drops its rounds.
+      onStoppedLeading: () => this.prober.retain(new Set()),
     });
     this.status = new IngressStatusWriter({
       source: this.source,
