@@ -12,6 +12,9 @@ import { ManifestSource, validateFolder } from './sources/manifests/index.js';
 import { createBackends } from './backends/index.js';
 import { Runtime, dedupeProblems as dedupe } from './runtime.js';
 import { routesTable } from './admin/routes-view.js';
+import type { Source } from './sources/source.js';
+import { Eventing } from './eventing/runtime.js';
+import { attachEventing, withEventing } from './eventing/wire.js';
 import { configureLogger, child, flushLogs } from './observability/logger.js';
 import { resetAccessLog } from './observability/access-log.js';
 
@@ -116,7 +119,7 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv = process.env): 
 /** Read and compile a folder once, without serving (validate, routes). */
 export function compileFolder(dir: string, dataDir: string): { snapshot: Snapshot; problems: Problem[] } {
   const { desired } = validateFolder({ dir, dataDir });
-  const { snapshot, problems } = compile(desired, { version: 1 });
+  const { snapshot, problems } = withEventing(compile)(desired, { version: 1 });
   return { snapshot, problems: dedupe([...desired.problems, ...problems]) };
 }
 
@@ -146,20 +149,34 @@ async function serve(o: CliOptions): Promise<void> {
   configureLogger({ level: o.logLevel });
   resetAccessLog();
   const log = child('cli');
-  if (o.kubernetes) throw new UsageError('--kubernetes: the cluster source is not part of this build yet');
-  const dir = resolve(o.config);
   const dataDir = resolve(o.dataDir);
   let runtime: Runtime | null = null;
-  const source = new ManifestSource({ dir, dataDir, onError: (problems) => runtime?.rejected(problems) });
-  const backends = createBackends({ dataDir });
+  // The source: a manifest folder, or (--kubernetes) the cluster with its leader election, prober and status writer.
+  let source: Source & { reload?(): unknown };
+  let cluster: { onSwap(s: Snapshot): void; start(): void; stop(): Promise<void> } | null = null;
+  if (o.kubernetes) {
+    // Loaded only here so standalone start-up never pays for the Kubernetes client.
+    const k8s = await import('./sources/kubernetes/index.js');
+    const c = new k8s.KubernetesCluster({ kubeConfig: k8s.loadKubeConfig(), namespace: process.env.WHARF_NAMESPACE ?? process.env.POD_NAMESPACE });
+    cluster = c;
+    source = c.source;
+  } else {
+    source = new ManifestSource({ dir: resolve(o.config), dataDir, onError: (problems) => runtime?.rejected(problems) });
+  }
+  const eventing = new Eventing({ dataDir });
   runtime = new Runtime({
     source,
-    backends,
-    compile,
+    backends: createBackends({ dataDir }),
+    compile: withEventing(compile),
     external: { port: o.httpPort, host: o.listenAddress },
     internal: { port: o.internalHttpPort, host: o.listenAddress },
     admin: { port: o.adminPort, host: o.adminAddress },
   });
+  attachEventing(runtime, eventing);
+  if (cluster) {
+    const c = cluster;
+    runtime.onSwap((snap) => c.onSwap(snap));
+  }
   const rt = runtime;
   let stopping = false;
   const shutdown = (signal: string) => {
@@ -170,17 +187,19 @@ async function serve(o: CliOptions): Promise<void> {
     }
     stopping = true;
     log.info({ signal }, 'shutting down');
-    rt.drain().then(
-      () => {
-        flushLogs();
-        process.exit(0);
-      },
-      (err) => {
-        log.error({ err }, 'drain failed');
-        flushLogs();
-        process.exit(1);
-      },
-    );
+    rt.drain()
+      .then(() => Promise.allSettled([eventing.stop(), cluster?.stop()]))
+      .then(
+        () => {
+          flushLogs();
+          process.exit(0);
+        },
+        (err) => {
+          log.error({ err }, 'drain failed');
+          flushLogs();
+          process.exit(1);
+        },
+      );
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
@@ -192,6 +211,11 @@ async function serve(o: CliOptions): Promise<void> {
   process.on('uncaughtException', (err) => log.error({ err }, 'uncaught exception'));
   process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection'));
   await rt.start();
+  // Knative Service subscribers are reached through our own internal listener, as in a cluster.
+  const internal = rt.addresses().internal;
+  if (internal) eventing.setInternalOrigin(`http://${o.listenAddress ?? '127.0.0.1'}:${internal.port}`);
+  await eventing.start();
+  cluster?.start();
 }
 
 export async function main(argv: string[]): Promise<number | null> {
@@ -223,7 +247,13 @@ export async function main(argv: string[]): Promise<number | null> {
     }
   } catch (err) {
     process.stderr.write(`wharf: ${err instanceof UsageError ? err.message : ((err as Error).stack ?? String(err))}\n`);
-    return err instanceof UsageError ? 2 : 1;
+    const code = err instanceof UsageError ? 2 : 1;
+    // A half-started server (listeners open, something else failed) must not linger.
+    if (o.command === 'serve') {
+      flushLogs();
+      process.exit(code);
+    }
+    return code;
   }
 }
 

@@ -28,6 +28,11 @@ export class DataPlane {
   readonly pools: Pools;
   /** Set by the runtime on SIGTERM: responses carry Connection: close so clients move elsewhere. */
   draining = false;
+  /**
+   * Optional hook that sees every request before routing and may answer it (returns true), e.g. ACME HTTP-01
+   * challenges on any host. One null check per request when unset.
+   */
+  intercept: ((req: IncomingMessage, res: ServerResponse, listener: ListenerInfo) => boolean) | null = null;
 
   constructor(opts: DataPlaneOptions) {
     this.snapshot = opts.snapshot;
@@ -38,12 +43,13 @@ export class DataPlane {
 
   /** Serve one request on the given plane. */
   handle(req: IncomingMessage, res: ServerResponse, listener: ListenerInfo): void {
+    if (this.intercept !== null && this.intercept(req, res, listener)) return;
     new Exchange(this, req, res, listener).run();
   }
 
   /** A request listener bound to one plane, for http.createServer. */
   listener(info: ListenerInfo): (req: IncomingMessage, res: ServerResponse) => void {
-    return (req, res) => new Exchange(this, req, res, info).run();
+    return (req, res) => this.handle(req, res, info);
   }
 
   async close(): Promise<void> {
