@@ -7,3 +7,4 @@ export { LeaderElector } from './leader.js';
 export { translate, type ClusterObjects, type IngressVersion } from './translate.js';
 export * from './constants.js';
 export { EventingStatusWriter, resolveSubscriber } from './eventing-status.js';
+export { clusterOptionsFromEnv, CLUSTER_ENV_DOC, type ClusterEnv } from './options.js';
