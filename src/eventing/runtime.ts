@@ -164,10 +164,23 @@ export class Eventing implements IngestTarget, DispatchHost {
     return s;
   }
 
+  /**
+   * Run PingSources on this instance or not (default: yes). With several replicas in a cluster, call it with the
+   * leader-election state so only the leader fires ticks.
+   */
+  setPingActive(active: boolean): void {
+    this.pingActive = active;
+    if (!this.running) return;
+    if (active) this.ping.start();
+    else this.ping.stop();
+  }
+
+  private pingActive = true;
+
   start(): Promise<void> {
     this.running = true;
     for (const s of this.streams.values()) for (const r of s.readers.values()) r.start();
-    this.ping.start();
+    if (this.pingActive) this.ping.start();
     this.timer = setInterval(() => void this.tick(), this.tickMs);
     this.timer.unref?.();
     return Promise.resolve();
