@@ -22,6 +22,8 @@ export const SERVER_SETTINGS = {
   keepAliveTimeout: 65_000,
   maxHeaderSize: 16 * 1024,
   noDelay: true,
+  // How often Node checks headersTimeout/requestTimeout (default 30 s would let a slow client hold 40 s, not 10).
+  connectionsCheckingInterval: 1_000,
 } as const;
 
 const REASONS: Record<number, string> = {

@@ -89,6 +89,7 @@ beforeAll(async () => {
       { hosts: ['held.example.com'], routes: [{ splits: [{ backend: 'held', percent: 100 }] }] },
       { hosts: ['grpc.example.com'], routes: [{ splits: [{ backend: 'h2c', percent: 100 }] }] },
       { hosts: ['broker.example.com'], routes: [{ handler: 'test-handler' }] },
+      { hosts: ['secure.example.com'], httpOption: 'Redirected', routes: [{ splits: [{ backend: 'a', percent: 100 }] }] },
       { hosts: ['nohandler.example.com'], routes: [{ handler: 'missing-handler' }] },
       { hosts: ['abort.example.com'], routes: [{ splits: [{ backend: 'abort', percent: 100 }] }] },
     ],
@@ -298,6 +299,15 @@ describe('failures', () => {
     const r = await p;
     expect(r.status).toBe(200);
     expect(echoed(r).backend).toBe('b');
+  });
+});
+
+describe('httpOption Redirected', () => {
+  it('redirects plain HTTP to HTTPS on the external plane only', async () => {
+    const r = await get(w.external, 'Secure.example.com:8080', '/p?q=1');
+    expect(r.status).toBe(301);
+    expect(r.headers.location).toBe('https://secure.example.com/p?q=1');
+    expect((await get(w.internal, 'secure.example.com')).status).toBe(200);
   });
 });
 
