@@ -364,6 +364,20 @@ describe('ingress conformance (cluster mode)', () => {
     expect(failures).toEqual([]);
   });
 
+  it('status: Ready waits until the backend Service has endpoints', async () => {
+    const b = await new EchoBackend('late').start();
+    backends.push(b);
+    api.create(service(NS, 'late', [{ name: 'http', port: 80, targetPort: b.port }]));
+    api.create(kingress(NS, 'late', { ...simpleSpec(NS, 'late.example.com', 'late'), httpOption: 'Enabled' }));
+    await until(() => api.get(KINGRESS_API, 'Ingress', NS, 'late').status?.conditions?.some((c: any) => c.type === 'NetworkConfigured' && c.status === 'True'), 5000, 'configured');
+    await new Promise((r) => setTimeout(r, 500));
+    const o = api.get(KINGRESS_API, 'Ingress', NS, 'late');
+    expect(o.status.conditions.find((c: any) => c.type === 'Ready').status).toBe('Unknown');
+    api.create(endpointSlice(NS, 'late', 'late-abc', [{ ip: '127.0.0.1' }], [{ name: 'http', port: b.port }]));
+    await waitReady(api, NS, 'late');
+    expect((await get(wharf.external, 'late.example.com')).status).toBe(200);
+  });
+
   it('status: DomainConflict for the newer ingress, finalizer removed on delete', async () => {
     await backend('dc');
     await createReady('dc-old', simpleSpec(NS, 'dc.example.com', 'dc'));
