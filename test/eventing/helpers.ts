@@ -126,7 +126,8 @@ export interface TestBroker {
 }
 
 /** Eventing runtime + a node:http server routing channel hosts to the channel handler, anything else to the broker. */
-export async function startBroker(objects: KObject[], wharf: Record<string, string> = {}, dataDir = tmpDir()): Promise<TestBroker> {
+export async function startBroker(objects: KObject[], wharf: Record<string, string> = {}, givenDataDir?: string): Promise<TestBroker> {
+  const dataDir = givenDataDir ?? tmpDir();
   const eventing = new Eventing({ dataDir, tickMs: 50 });
   let model = compile(objects, wharf);
   eventing.apply(model);
@@ -154,6 +155,8 @@ export async function startBroker(objects: KObject[], wharf: Record<string, stri
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
       await eventing.stop();
+      // A data dir the test passed in may be reused by a restart; one made here is ours to remove.
+      if (!givenDataDir) fs.rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }
