@@ -88,7 +88,8 @@ describe('PingSource', () => {
     const t1 = Date.parse(String(a!.headers['ce-time']));
     const t2 = Date.parse(String(c!.headers['ce-time']));
     expect(t1 % 1000).toBe(0);
-    expect(t2 - t1).toBe(1000);
+    expect(t2 - t1).toBeGreaterThan(0);
+    expect((t2 - t1) % 1000).toBe(0); // 1000 unless a loaded machine stalled the loop past a tick (skipped, not burst)
     expect(a!.headers['ce-id']).not.toBe(c!.headers['ce-id']);
     expect(b.eventing.debug().pings[0]).toMatchObject({ name: 'default/heartbeat', ready: true });
   });
