@@ -4,7 +4,7 @@
 //   runtime.onSwap((snap) => k.onSwap(snap)); await runtime.start(); k.start();
 import { hostname } from 'node:os';
 import type { KObject, Problem } from '../../model/objects.js';
-import { DEFAULT_NAMESPACE, INTERNAL_SERVICE, LABEL_SERVICE_NAME, LEASE_NAME, PORTS } from './constants.js';
+import { DEFAULT_NAMESPACE, INTERNAL_SERVICE, LABEL_SERVICE_NAME, LEASE_NAME, PORTS, PUBLIC_SERVICE } from './constants.js';
 import { KubernetesSource, type KubernetesSourceOptions } from './kubernetes-source.js';
 import { LeaderElector } from './leader.js';
 import { IngressProber, type ProbeTarget } from './prober.js';
@@ -17,7 +17,7 @@ export interface KubernetesClusterOptions extends KubernetesSourceOptions {
   clusterDomain?: string;
   /** The gateway pods to probe; default: ready addresses of the `wharf-internal` Service's EndpointSlices. */
   probeTargets?: () => ProbeTarget[];
-  /** Ports probed on each gateway pod (default 8080 external, 8081 internal). */
+  /** Ports probed on a gateway pod whose EndpointSlices name none (default 8080 external, 8081 internal). */
   probePorts?: { external: number; internal: number };
   leaseName?: string;
   leaseDurationSeconds?: number;
@@ -37,9 +37,7 @@ export class KubernetesCluster {
     this.source = new KubernetesSource(opts);
     const ns = opts.namespace ?? DEFAULT_NAMESPACE;
     const ports = opts.probePorts ?? { external: PORTS.externalHttp, internal: PORTS.internalHttp };
-    const targets =
-      opts.probeTargets ??
-      ((): ProbeTarget[] => gatewayPods(this.source.reflectors.endpointSlices!.list(), ns).map((ip) => ({ ip, externalPort: ports.external, internalPort: ports.internal })));
+    const targets = opts.probeTargets ?? ((): ProbeTarget[] => gatewayTargets(this.source.reflectors.endpointSlices!.list(), ns, ports));
     this.prober = new IngressProber({
       targets,
       onReady: () => this.status.kick(),
@@ -88,15 +86,34 @@ export class KubernetesCluster {
   }
 }
 
+type Slice = { metadata: KObject['metadata']; endpoints?: { addresses?: string[]; conditions?: { ready?: boolean } }[]; ports?: { name?: string; port?: number }[] };
+
 /** Ready pod IPs behind the internal gateway Service. */
 export function gatewayPods(slices: KObject[], namespace: string, service = INTERNAL_SERVICE): string[] {
-  const ips = new Set<string>();
-  for (const s of slices) {
+  return [...podPorts(slices, namespace, service).keys()].sort();
+}
+
+/** Ready pod IP → the plain-HTTP port (slice port named http2/http, else the first non-https one) of a Service. */
+function podPorts(slices: KObject[], namespace: string, service: string): Map<string, number | undefined> {
+  const out = new Map<string, number | undefined>();
+  for (const s of slices as unknown as Slice[]) {
     if (s.metadata.namespace !== namespace || s.metadata.labels?.[LABEL_SERVICE_NAME] !== service) continue;
-    for (const e of (s as { endpoints?: { addresses?: string[]; conditions?: { ready?: boolean } }[] }).endpoints ?? []) {
+    const ports = s.ports ?? [];
+    const port = (ports.find((p) => p.name === 'http2' || p.name === 'http') ?? ports.find((p) => p.name !== 'https'))?.port;
+    for (const e of s.endpoints ?? []) {
       if (e.conditions?.ready === false) continue;
-      for (const a of e.addresses ?? []) ips.add(a);
+      for (const a of e.addresses ?? []) if (!out.has(a) || out.get(a) === undefined) out.set(a, port);
     }
   }
-  return [...ips].sort();
+  return out;
+}
+
+/**
+ * The gateway pods to probe: every ready pod of the internal Service, on the ports the Services' EndpointSlices
+ * carry (so custom --http-port/--internal-http-port need no extra setting); `fallback` where a slice has none.
+ */
+export function gatewayTargets(slices: KObject[], namespace: string, fallback: { external: number; internal: number }, services = { public: PUBLIC_SERVICE, internal: INTERNAL_SERVICE }): ProbeTarget[] {
+  const internal = podPorts(slices, namespace, services.internal);
+  const external = podPorts(slices, namespace, services.public);
+  return [...internal.keys()].sort().map((ip) => ({ ip, internalPort: internal.get(ip) ?? fallback.internal, externalPort: external.get(ip) ?? fallback.external }));
 }

@@ -1,5 +1,5 @@
 export { KubernetesSource, RESOURCES, type KubernetesSourceOptions } from './kubernetes-source.js';
-export { KubernetesCluster, gatewayPods, type KubernetesClusterOptions } from './cluster.js';
+export { KubernetesCluster, gatewayPods, gatewayTargets, type KubernetesClusterOptions } from './cluster.js';
 export { KubeClient, loadKubeConfig } from './client.js';
 export { IngressStatusWriter, ingressStatus } from './status.js';
 export { IngressProber, probeOnce, type ProbeTarget } from './prober.js';

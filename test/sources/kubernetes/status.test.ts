@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { KubernetesCluster, gatewayPods } from '../../../src/sources/kubernetes/cluster.js';
+import { KubernetesCluster, gatewayPods, gatewayTargets } from '../../../src/sources/kubernetes/cluster.js';
 import { API_USAGE, INGRESS_FINALIZER } from '../../../src/sources/kubernetes/constants.js';
 import { probeHash } from '../../../src/model/probehash.js';
 import type { IngressVersion } from '../../../src/sources/kubernetes/translate.js';
@@ -192,13 +192,18 @@ describe('KIngress status', () => {
   });
 
   it('finds the gateway pods to probe in the wharf-internal EndpointSlices', () => {
-    const slices = [
+    const slices: ReturnType<typeof endpointSlice>[] = [
       endpointSlice('wharf-system', 'wharf-internal', 'a', [{ ip: '10.0.0.2' }, { ip: '10.0.0.1' }, { ip: '10.0.0.3', ready: false }], [{ name: 'http2', port: 8081 }]),
       endpointSlice('wharf-system', 'wharf-internal', 'b', [{ ip: '10.0.0.1' }], [{ name: 'http2', port: 8081 }]),
       endpointSlice('wharf-system', 'wharf', 'c', [{ ip: '10.0.0.9' }], [{ name: 'http2', port: 8080 }]),
       endpointSlice('other', 'wharf-internal', 'd', [{ ip: '10.0.0.8' }], [{ name: 'http2', port: 8081 }]),
     ];
     expect(gatewayPods(slices as never, 'wharf-system')).toEqual(['10.0.0.1', '10.0.0.2']);
+    slices.push(endpointSlice('wharf-system', 'wharf', 'e', [{ ip: '10.0.0.1' }], [{ name: 'https', port: 18443 }, { name: 'http2', port: 18080 }]));
+    expect(gatewayTargets(slices as never, 'wharf-system', { external: 8080, internal: 8081 })).toEqual([
+      { ip: '10.0.0.1', internalPort: 8081, externalPort: 18080 },
+      { ip: '10.0.0.2', internalPort: 8081, externalPort: 8080 },
+    ]);
   });
 
   it('keeps Ready ingresses Ready across a restart without re-probing them', async () => {
