@@ -1,5 +1,5 @@
 // The eventing demo's subscriber, like Knative's event_display: logs every CloudEvent it receives (binary or
-// structured mode) as one readable block on stdout and answers 202 without a reply. wharf gives it PORT.
+// structured mode) as one line on stdout and answers 202 without a reply. wharf gives it PORT.
 import { createServer } from 'node:http';
 
 const port = Number(process.env.PORT || 8080);
@@ -28,10 +28,12 @@ const server = createServer((req, res) => {
   req.on('end', () => {
     try {
       const ev = describe(req, Buffer.concat(chunks));
-      const lines = [`☁️  ${name}: cloudevents.Event (${ev.mode} mode)`, 'Context Attributes,'];
-      for (const k of Object.keys(ev.attrs).sort()) lines.push(`  ${k}: ${ev.attrs[k]}`);
-      lines.push('Data,', `  ${ev.data}`);
-      process.stdout.write(lines.join('\n') + '\n');
+      // One line per event: wharf logs a process's stdout line by line.
+      const attrs = Object.keys(ev.attrs)
+        .sort()
+        .map((k) => `${k}=${ev.attrs[k]}`)
+        .join(' ');
+      process.stdout.write(`☁️  ${name}: cloudevents.Event (${ev.mode} mode) ${attrs} data=${ev.data}\n`);
       res.writeHead(202).end();
     } catch (e) {
       res.writeHead(400, { 'content-type': 'text/plain' }).end(`not a CloudEvent: ${e.message}\n`);

@@ -69,10 +69,10 @@ describe('conf eventing demo', () => {
       expect(r2.status).toBe(202);
       for (let i = 0; i < 50 && !out.includes('demo.structured'); i++) await sleep(20);
       expect(out).toContain('test-display: cloudevents.Event (binary mode)');
-      expect(out).toContain('type: demo.binary');
-      expect(out).toContain('hello binary');
-      expect(out).toContain('type: demo.structured');
-      expect(out).toContain('{"x":1}');
+      expect(out).toContain('type=demo.binary');
+      expect(out).toContain('data=hello binary');
+      expect(out).toContain('type=demo.structured');
+      expect(out).toContain('data={"x":1}');
     } finally {
       child.kill('SIGTERM');
     }
