@@ -26,7 +26,10 @@ export interface ClusterWharf {
   stop(): Promise<void>;
 }
 
-export async function startClusterWharf(api: FakeApiServer, opts: { replicas?: number; ingressClass?: string } = {}): Promise<ClusterWharf> {
+export async function startClusterWharf(
+  api: FakeApiServer,
+  opts: { replicas?: number; ingressClass?: string; backends?: (replica: number) => Parameters<typeof createBackends>[0] } = {},
+): Promise<ClusterWharf> {
   const replicas: ClusterReplica[] = [];
   const targets = (): ProbeTarget[] => replicas.map((r) => ({ ip: '127.0.0.1', externalPort: r.external, internalPort: r.internal }));
   for (let i = 0; i < (opts.replicas ?? 1); i++) {
@@ -44,7 +47,7 @@ export async function startClusterWharf(api: FakeApiServer, opts: { replicas?: n
     });
     const runtime = new Runtime({
       source: cluster.source,
-      backends: createBackends({ drainTimeoutMs: 1000 }),
+      backends: createBackends({ drainTimeoutMs: 1000, ...(opts.backends?.(i) ?? {}) }),
       compile,
       external: { port: 0, host: '127.0.0.1' },
       internal: { port: 0, host: '127.0.0.1' },

@@ -2,6 +2,9 @@
 // private endpoints (`<rev>-private`), with the queue-proxy probe; at zero pods requests are buffered and released
 // as soon as an endpoint appears in the EndpointSlice.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WebSocketServer } from 'ws';
+import type { AddressInfo } from 'node:net';
+import { decodeWireStatMessages, type WireStatMessage } from '../../../src/scaling/stat-proto.js';
 import { startFakeApiServer, type FakeApiServer } from '../../support/fake-apiserver/index.js';
 import { endpointSlice, kingress, revision, service, until } from '../../support/k8s-fixtures.js';
 import { EchoBackend, get, startClusterWharf, waitReady, type ClusterWharf } from '../../support/k8s-wharf.js';
@@ -11,6 +14,9 @@ let api: FakeApiServer;
 let wharf: ClusterWharf;
 let pod: EchoBackend;
 const seen: Record<string, string | undefined>[] = [];
+/** Knative's autoscaler stat server stand-in: every binary frame decoded. */
+let statServer: WebSocketServer;
+const frames: WireStatMessage[][] = [];
 
 beforeAll(async () => {
   api = await startFakeApiServer();
@@ -23,10 +29,15 @@ beforeAll(async () => {
     seen.push({ proxy: req.headers['k-proxy-request'] as string | undefined, rev: req.headers['knative-serving-revision'] as string | undefined });
     return false;
   }).start();
-  wharf = await startClusterWharf(api);
+  statServer = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+  await new Promise<void>((r) => statServer.once('listening', () => r()));
+  statServer.on('connection', (ws) => ws.on('message', (data, isBinary) => isBinary && frames.push(decodeWireStatMessages(new Uint8Array(data as Buffer)))));
+  const statUrl = `ws://127.0.0.1:${(statServer.address() as AddressInfo).port}`;
+  wharf = await startClusterWharf(api, { backends: () => ({ autoscalerUrl: statUrl, podName: 'wharf-0', autoscale: false, statIntervalMs: 100 }) });
 });
 afterAll(async () => {
   await wharf?.stop();
+  statServer?.close();
   pod?.close();
   await api?.close();
 });
@@ -65,5 +76,14 @@ describe('revision routing in cluster mode', () => {
     expect(r.json.backend).toBe('hello-00001');
     await until(() => seen.length > 0);
     expect(seen[0].rev).toBe('hello-00001');
+  });
+
+  it('streams the revision\'s stats to the autoscaler under the gateway pod\'s name', async () => {
+    await until(() => frames.some((f) => f.some((m) => m.name === 'hello-00001' && m.stat.requestCount > 0)), 5000, 'a stat frame with the request');
+    const m = frames.flat().find((x) => x.name === 'hello-00001' && x.stat.requestCount > 0)!;
+    expect(m.namespace).toBe(NS);
+    expect(m.stat.podName).toBe('wharf-0');
+    // Knative's activator reports concurrency and request counts (queue-proxy reports the proxied ones).
+    expect(m.stat.requestCount).toBeGreaterThanOrEqual(1);
   });
 });
