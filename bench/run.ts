@@ -199,7 +199,7 @@ async function main(): Promise<void> {
   await waitHttp(backendPort, HOST);
 
   const rows: Row[] = [];
-  rows.push(await load('direct', backendPort, HOST));
+  const targets: { name: string; port: number }[] = [{ name: 'direct', port: backendPort }];
 
   // wharf: the real CLI on a generated folder, logs (access log included) to /dev/null.
   wharfConf(work, backendPort);
@@ -212,22 +212,34 @@ async function main(): Promise<void> {
     { quiet: true },
   );
   await waitHttp(wharfPort, HOST);
-  rows.push(await load('wharf', wharfPort, HOST));
+  targets.push({ name: 'wharf', port: wharfPort });
 
   const peerPort = await freePort();
   start(PROXY_CPU, process.execPath, ['--import', 'tsx', 'bench/http-proxy-3-peer.ts', String(peerPort), `http://127.0.0.1:${backendPort}`]);
   await waitHttp(peerPort, HOST);
-  rows.push(await load('http-proxy-3 (keep-alive)', peerPort, HOST));
+  targets.push({ name: 'http-proxy-3 (keep-alive)', port: peerPort });
 
   if (NGINX) {
     const nginxPort = await freePort();
     start(PROXY_CPU, NGINX, ['-c', nginxConf(work, nginxPort, backendPort), '-p', work], { quiet: true });
     await waitHttp(nginxPort, HOST);
-    rows.push(await load('nginx', nginxPort, HOST));
+    targets.push({ name: 'nginx', port: nginxPort });
   } else {
     process.stdout.write('nginx: not installed, skipped\n');
   }
 
+  // Shared machines are noisy: run the targets round-robin BENCH_ROUNDS times and keep each one's best round, so a
+  // burst of someone else's work does not land on one row only.
+  const ROUNDS_CLOSED = Number(process.env.BENCH_ROUNDS ?? 2);
+  const best = new Map<string, Row>();
+  for (let round = 0; round < ROUNDS_CLOSED; round++) {
+    for (const t of targets) {
+      const r = await load(t.name, t.port, HOST);
+      const prev = best.get(t.name);
+      if (!prev || r.rps > prev.rps) best.set(t.name, r);
+    }
+  }
+  for (const t of targets) rows.push(best.get(t.name)!);
   const direct = rows[0];
   const peer = rows.find((r) => r.name.startsWith('http-proxy-3'))!;
   process.stdout.write(`${'target'.padEnd(28)}${'req/s'.padStart(10)}${'p50 ms'.padStart(10)}${'p99 ms'.padStart(10)}${'vs direct'.padStart(11)}${'vs hp3'.padStart(9)}\n`);
