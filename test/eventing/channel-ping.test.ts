@@ -54,6 +54,15 @@ describe('Channel and Subscription', () => {
     expect(await postWithHost(`${b.url}/`, 'nope-kn-channel.default.svc.cluster.local', ce('x'))).toBe(404);
   });
 
+  it('a Subscription with only a reply forwards the event itself there', async () => {
+    const s = await sinkOf();
+    const b = await brokerOf([channel('orders'), subscription('relay', { reply: { uri: s.url } })]);
+    expect(await postWithHost(`${b.url}/`, 'orders-kn-channel.default.svc.cluster.local', ce('relayed'))).toBe(202);
+    const [got] = await s.waitFor(1);
+    expect(got!.headers['ce-id']).toBe('relayed');
+    expect(got!.headers['prefer']).toBeUndefined();
+  });
+
   it('a Subscription can feed a Broker (ref) and the broker routes it on', async () => {
     const s = await sinkOf();
     const b = await brokerOf([
