@@ -69,7 +69,6 @@ const routesGauge = new Gauge({
 
 class ProxyMetrics {
   private bound = new Map<string, BoundStats>();
-  private retired: RequestStats[] = [];
   readonly none: BoundStats = {
     external: new RequestStats({ plane: 'external', namespace: '', service: '', revision: '' }),
     internal: new RequestStats({ plane: 'internal', namespace: '', service: '', revision: '' }),
@@ -113,7 +112,6 @@ class ProxyMetrics {
       next.set(key, prev && sameLabels(prev.external.labels, spec) ? prev : makeBound(spec));
     }
     this.bound = next;
-    this.retired.length = 0;
     routesGauge.set({ plane: 'external' }, snapshot.planes.external.hosts.size);
     routesGauge.set({ plane: 'internal' }, snapshot.planes.internal.hosts.size);
   }
