@@ -148,12 +148,10 @@ export class EventLog {
     while (this.segments.length > 1) {
       const s = this.segments[0]!;
       if (s.base + s.positions.length > minCursor) break;
-      try {
-        fs.unlinkSync(s.file);
-      } catch (e) {
-        log.warn({ err: e, file: s.file }, 'eventing log: could not delete compacted segment');
-        break;
-      }
+      // Asynchronous: unlinking a large file can take milliseconds, and the loop is serving ingress.
+      fs.unlink(s.file, (e) => {
+        if (e) log.warn({ err: e, file: s.file }, 'eventing log: could not delete compacted segment');
+      });
       this.segments.shift();
       this.cachedOrder = this.cachedOrder.filter((c) => c !== s);
       removed++;
