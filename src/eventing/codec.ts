@@ -154,8 +154,14 @@ function decodeBase64(s: unknown, field: string): Buffer {
 /** Decode the JSON event format (structured mode). */
 export function decodeStructured(body: Buffer, passThrough: string[] | null): CloudEvent {
   let obj: unknown;
+  let text: string;
   try {
-    obj = JSON.parse(body.toString('utf8'));
+    text = utf8.decode(body);
+  } catch {
+    throw new CodecError('structured event is not valid UTF-8');
+  }
+  try {
+    obj = JSON.parse(text);
   } catch (e) {
     throw new CodecError(`structured event is not valid JSON: ${(e as Error).message}`);
   }

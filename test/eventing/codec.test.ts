@@ -60,6 +60,8 @@ describe('structured mode', () => {
     expect(() => decodeMessage({ 'content-type': 'application/cloudevents+json' }, Buffer.from(JSON.stringify({ ...base, n: 1.5 })))).toThrow(CodecError);
     expect(() => decodeMessage({ 'content-type': 'application/cloudevents+json' }, Buffer.from(JSON.stringify({ ...base, o: {} })))).toThrow(CodecError);
     expect(() => decodeMessage({ 'content-type': 'application/cloudevents+xml' }, Buffer.from('<x/>'))).toThrow(/unsupported structured format/);
+    const badUtf8 = Buffer.concat([Buffer.from('{"specversion":"1.0","id":"1","source":"/s","type":"t","x":"'), Buffer.from([0xc0, 0xa0]), Buffer.from('"}')]);
+    expect(() => decodeMessage({ 'content-type': 'application/cloudevents+json' }, badUtf8)).toThrow(/not valid UTF-8/);
   });
 });
 
