@@ -7,12 +7,18 @@ import { Runtime } from '../../src/runtime.js';
 import { compile } from '../../src/model/compile.js';
 import { createBackends } from '../../src/backends/index.js';
 import { KubernetesCluster } from '../../src/sources/kubernetes/cluster.js';
+import { Eventing } from '../../src/eventing/runtime.js';
+import { attachEventing, withEventing } from '../../src/eventing/wire.js';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { ProbeTarget } from '../../src/sources/kubernetes/prober.js';
 import type { FakeApiServer } from './fake-apiserver/index.js';
 import { KINGRESS_API, endpointSlice, service, until } from './k8s-fixtures.js';
 
 export interface ClusterReplica {
   runtime: Runtime;
+  eventing: Eventing | null;
   cluster: KubernetesCluster;
   external: number;
   internal: number;
@@ -28,7 +34,7 @@ export interface ClusterWharf {
 
 export async function startClusterWharf(
   api: FakeApiServer,
-  opts: { replicas?: number; ingressClass?: string; backends?: (replica: number) => Parameters<typeof createBackends>[0] } = {},
+  opts: { replicas?: number; ingressClass?: string; backends?: (replica: number) => Parameters<typeof createBackends>[0]; eventing?: boolean } = {},
 ): Promise<ClusterWharf> {
   const replicas: ClusterReplica[] = [];
   const targets = (): ProbeTarget[] => replicas.map((r) => ({ ip: '127.0.0.1', externalPort: r.external, internalPort: r.internal }));
@@ -48,17 +54,23 @@ export async function startClusterWharf(
     const runtime = new Runtime({
       source: cluster.source,
       backends: createBackends({ drainTimeoutMs: 1000, ...(opts.backends?.(i) ?? {}) }),
-      compile,
+      compile: opts.eventing ? withEventing(compile) : compile,
       external: { port: 0, host: '127.0.0.1' },
       internal: { port: 0, host: '127.0.0.1' },
       admin: { port: 0, host: '127.0.0.1' },
       drainDelayMs: 0,
       drainTimeoutMs: 1000,
     });
+    const eventing = opts.eventing ? new Eventing({ dataDir: mkdtempSync(join(tmpdir(), 'wharf-k8s-ev-')), tickMs: 50 }) : null;
+    if (eventing) attachEventing(runtime, eventing);
     runtime.onSwap((snap) => cluster.onSwap(snap));
     await runtime.start();
     const a = runtime.addresses();
-    replicas.push({ runtime, cluster, external: a.external!.port, internal: a.internal!.port });
+    if (eventing) {
+      eventing.setInternalOrigin(`http://127.0.0.1:${a.internal!.port}`);
+      await eventing.start();
+    }
+    replicas.push({ runtime, eventing, cluster, external: a.external!.port, internal: a.internal!.port });
   }
   for (const r of replicas) r.cluster.start();
   return {
@@ -69,6 +81,7 @@ export async function startClusterWharf(
       for (const r of replicas) {
         await r.cluster.stop();
         await r.runtime.stop();
+        await r.eventing?.stop();
       }
     },
   };

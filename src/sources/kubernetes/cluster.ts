@@ -68,9 +68,9 @@ export class KubernetesCluster {
   }
 
   /** Call from runtime.onSwap: the config the source emitted last is now live on this replica. */
-  onSwap(snapshot: { problems: readonly Problem[] }): void {
+  onSwap(snapshot: { problems: readonly Problem[]; eventing?: unknown }): void {
     this.status.observe(this.source.lastEmitted(), snapshot.problems);
-    this.eventingStatus.kick();
+    this.eventingStatus.observe(snapshot.eventing);
   }
 
   /** Start campaigning for the Lease (after the runtime started, i.e. the first config is live). */

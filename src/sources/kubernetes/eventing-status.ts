@@ -38,9 +38,28 @@ export function resolveSubscriber(sub: any, ns: string, clusterDomain: string): 
   return uri.startsWith('/') ? base + uri : `${base}/${uri}`;
 }
 
+/** What the compiled eventing model says about an object (snapshot.eventing is opaque to the router; read defensively). */
+interface ModelState {
+  ready: boolean;
+  reason?: string;
+}
+
+function modelStates(model: unknown): { brokers: Map<string, ModelState>; triggers: Map<string, ModelState> } | null {
+  const m = model as { brokers?: unknown; subscribers?: unknown } | null | undefined;
+  if (!m || !(m.brokers instanceof Map) || !Array.isArray(m.subscribers)) return null;
+  const brokers = new Map<string, ModelState>();
+  for (const [k, b] of m.brokers as Map<string, ModelState>) if (typeof b?.ready === 'boolean') brokers.set(k, { ready: b.ready, reason: b.reason });
+  const triggers = new Map<string, ModelState>();
+  for (const sub of m.subscribers as { kind?: string; key?: string; ready?: boolean; reason?: string }[]) {
+    if (sub?.kind === 'trigger' && typeof sub.key === 'string' && typeof sub.ready === 'boolean') triggers.set(sub.key, { ready: sub.ready, reason: sub.reason });
+  }
+  return { brokers, triggers };
+}
+
 export class EventingStatusWriter {
   private running = false;
   private again = false;
+  private model: ReturnType<typeof modelStates> = null;
 
   private readonly clusterDomain: string;
   private readonly brokerIngressHost: string;
@@ -54,6 +73,12 @@ export class EventingStatusWriter {
     this.clusterDomain = opts.clusterDomain ?? DEFAULT_CLUSTER_DOMAIN;
     this.brokerIngressHost = `${BROKER_INGRESS_SERVICE}.${opts.namespace}.svc.${this.clusterDomain}`;
     this.now = opts.now ?? Date.now;
+  }
+
+  /** A snapshot went live: take the eventing model's verdicts (a Broker or Trigger it rejected is not Ready). */
+  observe(eventingModel: unknown): void {
+    this.model = modelStates(eventingModel);
+    this.kick();
   }
 
   kick(): void {
@@ -94,7 +119,13 @@ export class EventingStatusWriter {
 
   private async broker(o: KObject): Promise<void> {
     const url = `http://${this.brokerIngressHost}/${o.metadata.namespace}/${o.metadata.name}`;
-    const conds = conditions(o.status, [['Addressable', 'True'], ['FilterReady', 'True'], ['IngressReady', 'True'], ['Ready', 'True']], this.now());
+    const m = this.model?.brokers.get(`${o.metadata.namespace}/${o.metadata.name}`);
+    const ok = m ? m.ready : true;
+    const conds = conditions(
+      o.status,
+      [['Addressable', 'True'], ['FilterReady', 'True'], ['IngressReady', ok ? 'True' : 'False', ok ? undefined : 'NotServed', ok ? undefined : m?.reason], ['Ready', ok ? 'True' : 'False', ok ? undefined : 'NotServed', ok ? undefined : m?.reason]],
+      this.now(),
+    );
     await this.write(o, 'brokers', { observedGeneration: o.metadata.generation, conditions: conds, address: { name: 'http', url }, addresses: [{ name: 'http', url }] });
   }
 
@@ -102,15 +133,17 @@ export class EventingStatusWriter {
     const ns = o.metadata.namespace ?? '';
     const brokerOk = brokers.has(`${ns}/${(o.spec as { broker?: string })?.broker}`);
     const uri = resolveSubscriber((o.spec as { subscriber?: unknown })?.subscriber, ns, this.clusterDomain);
-    const ready: Condition['status'] = brokerOk && uri ? 'True' : 'False';
+    const m = this.model?.triggers.get(`${ns}/${o.metadata.name}`);
+    const served = m ? m.ready : true;
+    const ready: Condition['status'] = brokerOk && uri && served ? 'True' : 'False';
     const conds = conditions(
       o.status,
       [
         ['BrokerReady', brokerOk ? 'True' : 'False', brokerOk ? undefined : 'BrokerDoesNotExist'],
         ['DependencyReady', 'True'],
         ['SubscriberResolved', uri ? 'True' : 'False', uri ? undefined : 'Unresolved', uri ? undefined : 'subscriber must be an absolute uri or a ref to a Knative Service or a Service'],
-        ['SubscriptionReady', 'True'],
-        ['Ready', ready, ready === 'True' ? undefined : uri ? 'BrokerDoesNotExist' : 'SubscriberResolvedFailed'],
+        ['SubscriptionReady', served ? 'True' : 'False', served ? undefined : 'NotServed', served ? undefined : m?.reason],
+        ['Ready', ready, ready === 'True' ? undefined : !uri ? 'SubscriberResolvedFailed' : !served ? 'NotServed' : 'BrokerDoesNotExist', ready === 'True' || served ? undefined : m?.reason],
       ],
       this.now(),
     );
