@@ -9,7 +9,9 @@ import { fixtureSnapshot } from '../support/snapshot.js';
 import { startWharfWith, type TestWharf } from '../support/wharf.js';
 import { FakeBackends, FakeTarget, Outcome } from '../support/backends.js';
 
-let a: Backend, b: Backend, slow: Backend, busy: Backend, trailers: Backend, stream: Backend;
+let a: Backend, b: Backend, slow: Backend, busy: Backend, trailers: Backend, stream: Backend, firehose: Backend;
+let firehoseWritten = 0;
+const FIREHOSE_BYTES = 64 * 1024 * 1024;
 let dead: number;
 let h2: http2.Http2Server;
 let h2origin = '';
@@ -31,6 +33,20 @@ beforeAll(async () => {
     res.end();
   });
   stream = await startStreamingEcho();
+  // Writes as fast as the connection lets it (respecting drain): with end-to-end backpressure it can only get a few
+  // socket buffers ahead of a client that stops reading.
+  firehose = await startBackend((_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': FIREHOSE_BYTES });
+    const chunk = Buffer.alloc(64 * 1024, 120);
+    const pump = () => {
+      while (firehoseWritten < FIREHOSE_BYTES) {
+        firehoseWritten += chunk.length;
+        if (!res.write(chunk)) return void res.once('drain', pump);
+      }
+      res.end();
+    };
+    pump();
+  });
   h2 = http2.createServer((req, res) => {
     res.writeHead(200, { 'content-type': 'text/plain', 'x-proto': req.httpVersion });
     res.end(`h2c ${req.headers[':authority'] ?? req.headers.host} ${req.headers['knative-serving-revision'] ?? ''}`);
@@ -92,6 +108,7 @@ beforeAll(async () => {
       { hosts: ['secure.example.com'], httpOption: 'Redirected', routes: [{ splits: [{ backend: 'a', percent: 100 }] }] },
       { hosts: ['nohandler.example.com'], routes: [{ handler: 'missing-handler' }] },
       { hosts: ['abort.example.com'], routes: [{ splits: [{ backend: 'abort', percent: 100 }] }] },
+      { hosts: ['firehose.example.com'], routes: [{ splits: [{ backend: 'firehose', percent: 100 }] }] },
     ],
     backends: [
       { key: 'a', urls: [a.origin], revision: 'hello-00001' },
@@ -105,6 +122,7 @@ beforeAll(async () => {
       { key: 'held', urls: [b.origin] },
       { key: 'h2c', urls: [h2origin], protocol: 'h2c', revision: 'grpc-00001' },
       { key: 'abort', urls: [slow.origin] },
+      { key: 'firehose', urls: [firehose.origin] },
     ],
     config: { accessLog: false },
   });
@@ -121,7 +139,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await w?.stop();
-  await Promise.all([a, b, slow, busy, trailers, stream].map((x) => x?.close()));
+  await Promise.all([a, b, slow, busy, trailers, stream, firehose].map((x) => x?.close()));
   h2?.close();
 });
 
@@ -352,6 +370,29 @@ describe('streaming', () => {
     const res = await undiciRequest(`http://127.0.0.1:${w.external}/`, { headers: { host: 'trailers.example.com', te: 'trailers' } });
     expect(await res.body.text()).toBe('hello');
     expect(res.trailers['x-checksum']).toBe('abc123');
+  });
+
+  it('applies backpressure: a client that stops reading stops the backend too', async () => {
+    const sock = net.connect(w.external, '127.0.0.1');
+    await new Promise((r) => sock.once('connect', r));
+    sock.write('GET / HTTP/1.1\r\nHost: firehose.example.com\r\n\r\n');
+    let received = 0;
+    let paused = false;
+    sock.on('data', (c: Buffer) => {
+      received += c.length;
+      if (!paused && received > 1024 * 1024) {
+        paused = true; // read about 1 MiB, then stop reading
+        sock.pause();
+      }
+    });
+    await expect.poll(() => received > 1024 * 1024).toBe(true);
+    await new Promise((r) => setTimeout(r, 800));
+    // Without backpressure wharf would have pulled (and buffered) all 64 MiB by now.
+    expect(firehoseWritten).toBeLessThan(24 * 1024 * 1024);
+    // Reading again lets the whole body through.
+    sock.resume();
+    await expect.poll(() => received, { timeout: 20_000 }).toBeGreaterThan(FIREHOSE_BYTES);
+    sock.destroy();
   });
 
   it('streams a large body both ways without corrupting it', async () => {
