@@ -47,6 +47,7 @@ export class EventLog {
   private closed = false;
   private readonly listeners: (() => void)[] = [];
   private cachedOrder: Segment[] = [];
+  private readonly unlinking = new Set<Promise<unknown>>();
   /** Last storage error, for /debug/eventing; cleared by the next successful commit. */
   lastError: { code: string; message: string; at: string } | null = null;
   /** Test hook: the next commit fails with this error (simulates EIO/ENOSPC without a broken disk). */
@@ -68,7 +69,13 @@ export class EventLog {
     for (const name of names) {
       const base = Number(SEG_RE.exec(name)![1]);
       const file = path.join(this.dir, name);
-      const buf = fs.readFileSync(file);
+      let buf: Buffer;
+      try {
+        buf = fs.readFileSync(file);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue; // compacted while we listed
+        throw e;
+      }
       const scan = scanFrames(buf);
       if (scan.validBytes < buf.length) {
         log.warn({ file, validBytes: scan.validBytes, size: buf.length }, 'eventing log: torn or corrupt tail cut off');
@@ -149,9 +156,11 @@ export class EventLog {
       const s = this.segments[0]!;
       if (s.base + s.positions.length > minCursor) break;
       // Asynchronous: unlinking a large file can take milliseconds, and the loop is serving ingress.
-      fs.unlink(s.file, (e) => {
-        if (e) log.warn({ err: e, file: s.file }, 'eventing log: could not delete compacted segment');
-      });
+      const done: Promise<unknown> = fs.promises
+        .unlink(s.file)
+        .catch((e) => log.warn({ err: e, file: s.file }, 'eventing log: could not delete compacted segment'))
+        .finally(() => this.unlinking.delete(done));
+      this.unlinking.add(done);
       this.segments.shift();
       this.cachedOrder = this.cachedOrder.filter((c) => c !== s);
       removed++;
@@ -170,6 +179,7 @@ export class EventLog {
       fs.closeSync(this.fd);
       this.fd = -1;
     }
+    await Promise.all(this.unlinking);
   }
 
   private segmentFor(offset: number): Segment | undefined {
