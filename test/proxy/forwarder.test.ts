@@ -11,6 +11,8 @@ import { FakeBackends, FakeTarget, Outcome } from '../support/backends.js';
 
 let a: Backend, b: Backend, slow: Backend, busy: Backend, trailers: Backend, stream: Backend, firehose: Backend;
 let firehoseWritten = 0;
+let sinkReq: http.IncomingMessage | null = null;
+let sink: Backend;
 const FIREHOSE_BYTES = 64 * 1024 * 1024;
 let dead: number;
 let h2: http2.Http2Server;
@@ -33,6 +35,16 @@ beforeAll(async () => {
     res.end();
   });
   stream = await startStreamingEcho();
+  // Accepts an upload but does not read it until the test says so.
+  sink = await startBackend('sink');
+  sink.server.removeAllListeners('request');
+  sink.server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    req.pause();
+    sinkReq = req;
+    let n = 0;
+    req.on('data', (c: Buffer) => (n += c.length));
+    req.on('end', () => res.end(String(n)));
+  });
   // Writes as fast as the connection lets it (respecting drain): with end-to-end backpressure it can only get a few
   // socket buffers ahead of a client that stops reading.
   firehose = await startBackend((_req, res) => {
@@ -109,6 +121,7 @@ beforeAll(async () => {
       { hosts: ['nohandler.example.com'], routes: [{ handler: 'missing-handler' }] },
       { hosts: ['abort.example.com'], routes: [{ splits: [{ backend: 'abort', percent: 100 }] }] },
       { hosts: ['firehose.example.com'], routes: [{ splits: [{ backend: 'firehose', percent: 100 }] }] },
+      { hosts: ['sink.example.com'], routes: [{ splits: [{ backend: 'sink', percent: 100 }] }] },
     ],
     backends: [
       { key: 'a', urls: [a.origin], revision: 'hello-00001' },
@@ -123,6 +136,7 @@ beforeAll(async () => {
       { key: 'h2c', urls: [h2origin], protocol: 'h2c', revision: 'grpc-00001' },
       { key: 'abort', urls: [slow.origin] },
       { key: 'firehose', urls: [firehose.origin] },
+      { key: 'sink', urls: [sink.origin] },
     ],
     config: { accessLog: false },
   });
@@ -139,7 +153,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await w?.stop();
-  await Promise.all([a, b, slow, busy, trailers, stream, firehose].map((x) => x?.close()));
+  await Promise.all([a, b, slow, busy, trailers, stream, firehose, sink].map((x) => x?.close()));
   h2?.close();
 });
 
@@ -393,6 +407,40 @@ describe('streaming', () => {
     sock.resume();
     await expect.poll(() => received, { timeout: 20_000 }).toBeGreaterThan(FIREHOSE_BYTES);
     sock.destroy();
+  });
+
+  it('applies backpressure to uploads: a backend that stops reading stops the client', async () => {
+    const size = 64 * 1024 * 1024;
+    let accepted = 0;
+    const req = http.request({ port: w.external, host: '127.0.0.1', method: 'PUT', path: '/', headers: { host: 'sink.example.com', 'content-length': size } });
+    const done = new Promise<string>((resolve, reject) => {
+      req.on('response', (res) => {
+        let body = '';
+        res.on('data', (c) => (body += c));
+        res.on('end', () => resolve(body));
+      });
+      req.on('error', reject);
+    });
+    const chunk = Buffer.alloc(64 * 1024, 121);
+    let stalled = false;
+    const pump = () => {
+      while (accepted < size) {
+        accepted += chunk.length;
+        if (!req.write(chunk)) {
+          stalled = true;
+          return void req.once('drain', pump);
+        }
+      }
+      req.end();
+    };
+    pump();
+    await expect.poll(() => sinkReq !== null).toBe(true);
+    await new Promise((r) => setTimeout(r, 800));
+    expect(stalled).toBe(true);
+    // Without backpressure wharf would have read (and buffered) the whole upload by now.
+    expect(accepted).toBeLessThan(24 * 1024 * 1024);
+    sinkReq!.resume();
+    expect(await done).toBe(String(size));
   });
 
   it('streams a large body both ways without corrupting it', async () => {
