@@ -246,7 +246,10 @@ export async function main(argv: string[]): Promise<number | null> {
         return 2;
     }
   } catch (err) {
-    process.stderr.write(`wharf: ${err instanceof UsageError ? err.message : ((err as Error).stack ?? String(err))}\n`);
+    // Operator mistakes (bad flag, port taken) get one line; anything else is a bug and gets its stack.
+    const code0 = (err as NodeJS.ErrnoException).code;
+    const plain = err instanceof UsageError || code0 === 'EADDRINUSE' || code0 === 'EACCES' || code0 === 'EADDRNOTAVAIL';
+    process.stderr.write(`wharf: ${plain ? (err as Error).message : ((err as Error).stack ?? String(err))}\n`);
     const code = err instanceof UsageError ? 2 : 1;
     // A half-started server (listeners open, something else failed) must not linger.
     if (o.command === 'serve') {
