@@ -155,6 +155,7 @@ function nginxConf(dir: string, port: number, backendPort: number): string {
   writeFileSync(
     file,
     `worker_processes 1;
+master_process off;
 daemon off;
 pid ${dir}/nginx.pid;
 error_log ${dir}/nginx-error.log warn;
