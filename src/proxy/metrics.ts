@@ -69,12 +69,15 @@ const routesGauge = new Gauge({
 
 class ProxyMetrics {
   private bound = new Map<string, BoundStats>();
+  /** Every exported series set, by label values (includes `none`). */
+  private byLabels = new Map<string, BoundStats>();
   readonly none: BoundStats = {
     external: new RequestStats({ plane: 'external', namespace: '', service: '', revision: '' }),
     internal: new RequestStats({ plane: 'internal', namespace: '', service: '', revision: '' }),
   };
 
   constructor() {
+    this.byLabels.set(labelKey(this.none.external.labels), this.none);
     const self = this;
     registry.registerMetric({
       name: 'wharf_requests_total',
@@ -104,23 +107,36 @@ class ProxyMetrics {
     } as never);
   }
 
-  /** Called at each snapshot swap: keep stats of backends that still exist, add new ones, drop the rest. */
+  /**
+   * Called at each snapshot swap: keep stats of backends that still exist, add new ones, drop the rest. Backends with
+   * the same label values share one series (two keys may name the same revision), so no series is exported twice.
+   */
   bind(snapshot: Snapshot): void {
     const next = new Map<string, BoundStats>();
+    const byLabels = new Map<string, BoundStats>([[labelKey(this.none.external.labels), this.none]]);
     for (const [key, spec] of snapshot.backends) {
-      const prev = this.bound.get(key);
-      next.set(key, prev && sameLabels(prev.external.labels, spec) ? prev : makeBound(spec));
+      const lk = labelKey(spec);
+      let b = byLabels.get(lk);
+      if (b === undefined) {
+        const prev = this.bound.get(key);
+        b = (prev && labelKey(prev.external.labels) === lk ? prev : this.byLabels.get(lk)) ?? makeBound(spec);
+        byLabels.set(lk, b);
+      }
+      next.set(key, b);
     }
     this.bound = next;
+    this.byLabels = byLabels;
     routesGauge.set({ plane: 'external' }, snapshot.planes.external.hosts.size);
     routesGauge.set({ plane: 'internal' }, snapshot.planes.internal.hosts.size);
   }
 
-  /** Stats for a backend key (falls back to a detached object if the key was never bound, e.g. in tests). */
+  /** Stats for a backend key (bound at swap; a key that was never bound gets its series now, e.g. in tests). */
   forBackend(key: string, spec: BackendSpec): BoundStats {
     let b = this.bound.get(key);
     if (b === undefined) {
-      b = makeBound(spec);
+      const lk = labelKey(spec);
+      b = this.byLabels.get(lk) ?? makeBound(spec);
+      this.byLabels.set(lk, b);
       this.bound.set(key, b);
     }
     return b;
@@ -131,9 +147,7 @@ class ProxyMetrics {
   }
 
   private *all(): Iterable<RequestStats> {
-    yield this.none.external;
-    yield this.none.internal;
-    for (const b of this.bound.values()) {
+    for (const b of this.byLabels.values()) {
       yield b.external;
       yield b.internal;
     }
@@ -166,8 +180,8 @@ class ProxyMetrics {
   }
 }
 
-function sameLabels(l: Labels, spec: BackendSpec): boolean {
-  return l.namespace === spec.namespace && l.service === spec.service && l.revision === spec.revision;
+function labelKey(l: { namespace: string; service: string; revision: string }): string {
+  return `${l.namespace}\u0000${l.service}\u0000${l.revision}`;
 }
 
 function makeBound(spec: BackendSpec): BoundStats {

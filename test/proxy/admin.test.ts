@@ -106,3 +106,26 @@ describe('admin listener', () => {
     await drained;
   });
 });
+
+describe('metric series', () => {
+  it('two backend keys with the same labels share one series (no duplicate lines)', async () => {
+    const { proxyMetrics } = await import('../../src/proxy/metrics.js');
+    const s = fixtureSnapshot({
+      hosts: [],
+      backends: [
+        { key: 'rev:default/dup-00001', urls: ['http://127.0.0.1:1'], namespace: 'default', service: 'dup', revision: 'dup-00001' },
+        { key: 'svc:default/dup:80', urls: ['http://127.0.0.1:1'], namespace: 'default', service: 'dup', revision: 'dup-00001' },
+      ],
+    });
+    proxyMetrics.bind(s);
+    const a = proxyMetrics.forBackend('rev:default/dup-00001', s.backends.get('rev:default/dup-00001')!);
+    const b = proxyMetrics.forBackend('svc:default/dup:80', s.backends.get('svc:default/dup:80')!);
+    expect(a).toBe(b);
+    a.external.record(200, 0.01);
+    b.external.record(200, 0.01);
+    const { registry } = await import('../../src/observability/metrics.js');
+    const text = await registry.metrics();
+    const lines = text.split('\n').filter((l) => l.startsWith('wharf_requests_total{') && l.includes('revision="dup-00001"'));
+    expect(lines).toEqual(['wharf_requests_total{plane="external",namespace="default",service="dup",revision="dup-00001",code_class="2xx"} 2']);
+  });
+});
