@@ -9,7 +9,7 @@ import { createBackends } from '../../src/backends/index.js';
 import { KubernetesCluster } from '../../src/sources/kubernetes/cluster.js';
 import { Eventing } from '../../src/eventing/runtime.js';
 import { attachEventing, withEventing } from '../../src/eventing/wire.js';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ProbeTarget } from '../../src/sources/kubernetes/prober.js';
@@ -37,6 +37,7 @@ export async function startClusterWharf(
   opts: { replicas?: number; ingressClass?: string; backends?: (replica: number) => Parameters<typeof createBackends>[0]; eventing?: boolean } = {},
 ): Promise<ClusterWharf> {
   const replicas: ClusterReplica[] = [];
+  const dirs: string[] = [];
   const targets = (): ProbeTarget[] => replicas.map((r) => ({ ip: '127.0.0.1', externalPort: r.external, internalPort: r.internal }));
   for (let i = 0; i < (opts.replicas ?? 1); i++) {
     const cluster = new KubernetesCluster({
@@ -61,7 +62,9 @@ export async function startClusterWharf(
       drainDelayMs: 0,
       drainTimeoutMs: 1000,
     });
-    const eventing = opts.eventing ? new Eventing({ dataDir: mkdtempSync(join(tmpdir(), 'wharf-k8s-ev-')), tickMs: 50 }) : null;
+    const dataDir = opts.eventing ? mkdtempSync(join(tmpdir(), 'wharf-k8s-ev-')) : null;
+    if (dataDir) dirs.push(dataDir);
+    const eventing = dataDir ? new Eventing({ dataDir, tickMs: 50 }) : null;
     if (eventing) attachEventing(runtime, eventing);
     runtime.onSwap((snap) => cluster.onSwap(snap));
     await runtime.start();
@@ -83,6 +86,7 @@ export async function startClusterWharf(
         await r.runtime.stop();
         await r.eventing?.stop();
       }
+      for (const d of dirs) rmSync(d, { recursive: true, force: true });
     },
   };
 }

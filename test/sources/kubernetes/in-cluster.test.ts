@@ -1,6 +1,6 @@
 // The service-account path a pod uses: KubeConfig.loadFromCluster (KUBERNETES_SERVICE_HOST/PORT, the mounted CA and
 // token), over TLS with bearer-token auth, against the fake API server.
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
@@ -35,6 +35,7 @@ afterAll(async () => {
   if (saved.host === undefined) delete process.env.KUBERNETES_SERVICE_HOST;
   if (saved.port === undefined) delete process.env.KUBERNETES_SERVICE_PORT;
   await api?.close();
+  if (prefix) rmSync(prefix, { recursive: true, force: true });
 });
 
 describe('in-cluster config', () => {

@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -20,5 +20,6 @@ describe('clusterOptionsFromEnv', () => {
     expect(o.kubeConfig.getCurrentCluster()?.server).toBe('https://10.0.0.1:6443');
     const d = clusterOptionsFromEnv({ WHARF_KUBECONFIG: file }, { httpPort: 8080, internalHttpPort: 8081 });
     expect(d).toMatchObject({ namespace: 'wharf-system', ingressClass: 'wharf.ingress.networking.knative.dev', clusterDomain: 'cluster.local', identity: undefined });
+    rmSync(dir, { recursive: true, force: true });
   });
 });

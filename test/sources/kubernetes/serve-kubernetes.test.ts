@@ -2,7 +2,7 @@
 // POD_NAME/POD_NAMESPACE from the Downward API, against the fake API server. It must serve a KIngress, write its
 // status Ready after probing itself through the wharf/wharf-internal EndpointSlices, and hand the Lease back on SIGTERM.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,6 +16,7 @@ let api: FakeApiServer;
 let child: ChildProcess | null = null;
 let backend: EchoBackend;
 let output = '';
+let dir = '';
 
 beforeAll(async () => {
   api = await startFakeApiServer();
@@ -24,13 +25,14 @@ beforeAll(async () => {
 afterAll(async () => {
   child?.kill('SIGKILL');
   backend?.close();
+  if (dir) rmSync(dir, { recursive: true, force: true });
   await api?.close();
 });
 
 describe('wharf serve --kubernetes (child process)', () => {
   it('serves a KIngress, reports it Ready, and releases the Lease on SIGTERM', async () => {
     const [http, internal, admin] = [await deadPort(), await deadPort(), await deadPort()];
-    const dir = mkdtempSync(join(tmpdir(), 'wharf-k8s-'));
+    dir = mkdtempSync(join(tmpdir(), 'wharf-k8s-'));
     const kubeconfig = join(dir, 'kubeconfig');
     writeFileSync(
       kubeconfig,
