@@ -22,6 +22,7 @@ export interface ClusterReplica {
   cluster: KubernetesCluster;
   external: number;
   internal: number;
+  admin: number;
 }
 
 export interface ClusterWharf {
@@ -66,14 +67,14 @@ export async function startClusterWharf(
     if (dataDir) dirs.push(dataDir);
     const eventing = dataDir ? new Eventing({ dataDir, tickMs: 50 }) : null;
     if (eventing) attachEventing(runtime, eventing);
-    runtime.onSwap((snap) => cluster.onSwap(snap));
+    cluster.attach(runtime);
     await runtime.start();
     const a = runtime.addresses();
     if (eventing) {
       eventing.setInternalOrigin(`http://127.0.0.1:${a.internal!.port}`);
       await eventing.start();
     }
-    replicas.push({ runtime, eventing, cluster, external: a.external!.port, internal: a.internal!.port });
+    replicas.push({ runtime, eventing, cluster, external: a.external!.port, internal: a.internal!.port, admin: a.admin!.port });
   }
   for (const r of replicas) r.cluster.start();
   return {

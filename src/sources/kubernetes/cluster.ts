@@ -32,6 +32,7 @@ export class KubernetesCluster {
   readonly prober: IngressProber;
   readonly status: IngressStatusWriter;
   readonly eventingStatus: EventingStatusWriter;
+  readonly identity: string;
 
   constructor(opts: KubernetesClusterOptions) {
     this.source = new KubernetesSource(opts);
@@ -44,10 +45,11 @@ export class KubernetesCluster {
       initialDelayMs: opts.probeInitialDelayMs,
       maxDelayMs: opts.probeMaxDelayMs,
     });
+    this.identity = opts.identity ?? process.env.POD_NAME ?? hostname();
     this.elector = new LeaderElector(this.source.client, {
       namespace: ns,
       name: opts.leaseName ?? LEASE_NAME,
-      identity: opts.identity ?? process.env.POD_NAME ?? hostname(),
+      identity: this.identity,
       leaseDurationSeconds: opts.leaseDurationSeconds,
       retryMs: opts.leaseRetryMs,
       onStartedLeading: () => {
@@ -71,6 +73,24 @@ export class KubernetesCluster {
   onSwap(snapshot: { problems: readonly Problem[]; eventing?: unknown }): void {
     this.status.observe(this.source.lastEmitted(), snapshot.problems);
     this.eventingStatus.observe(snapshot.eventing);
+  }
+
+  /**
+   * Hook into the runtime: follow its swaps and serve /debug/kubernetes. (Equivalent to
+   * runtime.onSwap((s) => cluster.onSwap(s)) plus the debug endpoint.)
+   */
+  attach(runtime: { onSwap(fn: (next: { problems: readonly Problem[]; eventing?: unknown }) => void): void; registerDebug(path: string, fn: () => unknown): void }): void {
+    runtime.onSwap((s) => this.onSwap(s));
+    runtime.registerDebug('/debug/kubernetes', () => this.debug());
+  }
+
+  /** Leader, watches and the ingress versions live on this replica with their probe state. */
+  debug(): unknown {
+    const watches: Record<string, unknown> = {};
+    for (const [name, r] of Object.entries(this.source.reflectors)) if (r) watches[name] = r.describe();
+    const ingresses: Record<string, unknown> = {};
+    for (const [k, v] of this.source.lastEmitted()) ingresses[k] = { generation: v.generation, hash: v.hash, probed: this.prober.isReady(k, v.hash) };
+    return { identity: this.identity, leader: this.elector.isLeader, ingressClass: this.source.ingressClass, namespace: this.source.namespace, watches, ingresses };
   }
 
   /** Start campaigning for the Lease (after the runtime started, i.e. the first config is live). */

@@ -25,6 +25,7 @@ const keyOf = (o: KObject): string => `${o.metadata.namespace ?? ''}/${o.metadat
 export class Reflector {
   readonly items = new Map<string, KObject>();
   private rv = '';
+  private lastError: string | null = null;
   private synced = false;
   private stopped = true;
   private handle: { abort(): void } | null = null;
@@ -50,6 +51,11 @@ export class Reflector {
 
   hasSynced(): boolean {
     return this.synced;
+  }
+
+  /** For /debug/kubernetes. */
+  describe(): { synced: boolean; objects: number; resourceVersion: string; watching: boolean; lastError: string | null } {
+    return { synced: this.synced, objects: this.items.size, resourceVersion: this.rv, watching: this.handle !== null, lastError: this.lastError };
   }
 
   /** Resolves after the first successful list. */
@@ -108,6 +114,7 @@ export class Reflector {
       }
       this.rv = res.resourceVersion;
       this.backoff = this.opts.minBackoffMs ?? 200;
+      this.lastError = null;
       if (!this.synced) {
         this.synced = true;
         for (const w of this.syncWaiters.splice(0)) w();
@@ -141,6 +148,7 @@ export class Reflector {
   }
 
   private retry(what: string, err: unknown, again: () => void): void {
+    this.lastError = `${what}: ${(err as Error)?.message ?? String(err)}`;
     log.warn({ resource: this.name, err: (err as Error)?.message ?? String(err), retryInMs: this.backoff }, `${what}; keeping the last known objects`);
     const wait = this.backoff;
     this.backoff = Math.min(this.backoff * 2, this.opts.maxBackoffMs ?? 5000);

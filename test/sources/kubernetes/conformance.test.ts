@@ -63,6 +63,13 @@ describe('ingress conformance (cluster mode)', () => {
       expect(res.status).toBe(200);
       expect(res.json.backend).toBe('basics');
     }
+    // /debug/kubernetes: exactly one leader; every watch synced; the live ingress with its hash
+    const dbg = await Promise.all(wharf.replicas.map(async (r) => (await fetch(`http://127.0.0.1:${r.admin}/debug/kubernetes`)).json()));
+    expect(dbg.filter((d: any) => d.leader)).toHaveLength(1);
+    for (const d of dbg as any[]) {
+      expect(Object.values(d.watches).every((w: any) => w.synced)).toBe(true);
+      expect(d.ingresses[`${NS}/basics`]).toMatchObject({ generation: 1, hash: probeHash(o) });
+    }
   });
 
   it('basics/http2 (port named http2 + appProtocol h2c → the backend speaks HTTP/2)', async () => {
