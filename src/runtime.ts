@@ -15,6 +15,8 @@ import { configReloads, proxyMetrics } from './proxy/metrics.js';
 import { AdminServer, type DebugProvider } from './admin/server.js';
 import { routesJSON } from './admin/routes-view.js';
 import { child } from './observability/logger.js';
+import { BackendsImpl } from './backends/index.js';
+import { revisionsDebug } from './scaling/revisions-debug.js';
 
 const log = child('runtime');
 
@@ -67,6 +69,9 @@ export class Runtime {
     this.dataPlane = new DataPlane({ snapshot: () => this.current, backends: opts.backends, handlers: this.handlers });
     this.admin = new AdminServer({ ready: () => this.current !== null, draining: () => this.draining });
     this.admin.registerDebug('/debug/routes', () => routesJSON(this.current));
+    // Per revision: desired/actual scale, panic mode, queue (when the backends are the real activator layer).
+    const b = opts.backends;
+    if (b instanceof BackendsImpl) this.admin.registerDebug('/debug/revisions', () => revisionsDebug([b]));
   }
 
   /** The live snapshot (null before the first config). Read it once per request. */
@@ -143,6 +148,7 @@ export class Runtime {
     const previous = this.current;
     this.version = next.version;
     // Backends first, so every target the new snapshot names exists before a request can pick it.
+    this.opts.backends.configure?.(next.config);
     this.opts.backends.sync(next.backends);
     proxyMetrics.bind(next);
     this.current = next;

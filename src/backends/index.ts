@@ -11,7 +11,7 @@ import { addGaugeSource, removeGaugeSource, type ThrottlerGaugeSource } from '..
 import { ProcessPool } from './process-runner.js';
 import { StaticUpstreams, systemLookup, type LookupAll } from './static-upstreams.js';
 import { AddressList } from './address-list.js';
-import type { ClusterConfig } from '../model/config.js';
+import { registerConfigKeys, type ClusterConfig } from '../model/config.js';
 import { ConcurrencyReporter } from '../activator/concurrency-reporter.js';
 import type { StatSink } from '../scaling/stat-sink.js';
 import { KpaScaler } from '../scaling/kpa-scaler.js';
@@ -244,6 +244,11 @@ export class BackendsImpl implements Backends, ThrottlerGaugeSource {
 export const BACKENDS_CONFIG_KEYS: Record<string, string[]> = {
   'config-wharf': ['activator-queue-max-requests', 'activator-queue-max-bytes'],
 };
+// Declared at load so the compiler knows them (no "unknown key" warning) and the README's key table lists them.
+registerConfigKeys([
+  { configMap: 'config-wharf', key: 'activator-queue-max-requests', default: String(DEFAULT_QUEUE_LIMITS.maxRequests), doc: 'Requests that may wait per revision (at zero or at containerConcurrency); past it 503 + Retry-After.' },
+  { configMap: 'config-wharf', key: 'activator-queue-max-bytes', default: String(DEFAULT_QUEUE_LIMITS.maxBytes), doc: 'Request-body bytes (Content-Length) that may wait per revision; past it 503 + Retry-After.' },
+]);
 
 /** Every live BackendsImpl, for /debug/revisions. */
 export const liveBackends = new Set<BackendsImpl>();

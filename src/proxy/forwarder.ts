@@ -43,6 +43,15 @@ function onTimer(ex: Exchange): void {
   ex.onTimeout();
 }
 
+/** The target's fixed headers (e.g. K-Proxy-Request: activator) replace any the client sent under the same name. */
+function addTargetHeaders(h: string[], extra: readonly (readonly [string, string])[]): void {
+  for (let i = 0; i < extra.length; i++) {
+    const name = extra[i]![0];
+    for (let j = h.length - 2; j >= 0; j -= 2) if (h[j] === name) h.splice(j, 2);
+    h.push(name, extra[i]![1]);
+  }
+}
+
 /** Connection-level failures say something about the endpoint; everything else does not. */
 function classify(err: Error & { code?: string }): { kind: UpstreamErrorKind; endpointFailed: boolean } {
   switch (err.code) {
@@ -244,10 +253,23 @@ export class Exchange implements Waiter, ForwardInfo, Dispatcher.DispatchHandler
     this.state = State.Dispatched;
     const fwd: ForwardResult = { headers: [], requestId: '' };
     forwardHeaders(this.req.rawHeaders, this, fwd);
+    const extra = this.target!.requestHeaders;
+    if (extra !== undefined && extra.length !== 0) addTargetHeaders(fwd.headers, extra);
     this.fwd = fwd;
     this.requestId = fwd.requestId;
     const timeout = this.spec!.timeoutMs;
-    if (timeout > 0) this.timer = setTimeout(onTimer, timeout, this);
+    if (timeout > 0) {
+      // timeoutSeconds runs from arrival (Knative ≥ 1.8): time spent queued in the throttler is already used up.
+      const left = timeout - (performance.now() - this.start);
+      if (left <= 0) {
+        this.timedOut = true;
+        this.state = State.Done;
+        this.release(Outcome.Aborted);
+        proxyMetrics.upstreamError(this.spec, 'timeout');
+        return this.reply(504, 'activator request timeout\n', 'UT');
+      }
+      this.timer = setTimeout(onTimer, left, this);
+    }
     this.dp.pools.get(ep.origin, ep.protocol).dispatch(
       {
         path: this.path,

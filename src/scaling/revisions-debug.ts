@@ -1,5 +1,5 @@
 // What /debug/revisions and `wharf routes` show per revision: desired and actual scale, panic mode, queue.
-import { liveBackends } from '../backends/index.js';
+import { liveBackends, type BackendsImpl } from '../backends/index.js';
 
 export interface RevisionDebug {
   key: string;
@@ -27,9 +27,10 @@ export interface RevisionDebug {
   autoscaler?: { metric: string; target: number; stableAverage: number; panicAverage: number; minScale: number; maxScale: number };
 }
 
-export function revisionsDebug(): RevisionDebug[] {
+/** Every revision of the given backends (default: every live BackendsImpl in this process). */
+export function revisionsDebug(backends: Iterable<BackendsImpl> = liveBackends): RevisionDebug[] {
   const out: RevisionDebug[] = [];
-  for (const b of liveBackends) {
+  for (const b of backends) {
     for (const key of b.keys()) {
       const t = b.throttler(key);
       if (!t) continue;
