@@ -11,6 +11,8 @@ import type { Backends } from './backends/types.js';
 import type { LocalHandler } from './proxy/handler.js';
 import { DataPlane } from './proxy/dataplane.js';
 import { closeGracefully, createPlaneServer, listen, type ListenOptions } from './proxy/listener.js';
+import { TlsPlaneServer } from './proxy/tls-listeners.js';
+import type { TlsRuntime } from './tls/tls-runtime.js';
 import { configReloads, proxyMetrics } from './proxy/metrics.js';
 import { AdminServer, type DebugProvider } from './admin/server.js';
 import { routesJSON } from './admin/routes-view.js';
@@ -34,6 +36,14 @@ export interface RuntimeOptions {
   external?: ListenOptions | null;
   internal?: ListenOptions | null;
   admin?: ListenOptions | null;
+  /**
+   * TLS listeners (h2 + HTTP/1.1 by ALPN), opened whenever `tls` is given: certificates come and go with reloads,
+   * and a name without one just fails its handshake, so the port does not depend on having a certificate yet.
+   */
+  https?: ListenOptions | null;
+  internalHttps?: ListenOptions | null;
+  /** Certificates (SNI store, ACME manager, HTTP-01 responder); it follows every snapshot swap. */
+  tls?: TlsRuntime | null;
   /** Override config-wharf's drain settings (tests). */
   drainDelayMs?: number;
   drainTimeoutMs?: number;
@@ -63,12 +73,22 @@ export class Runtime {
   private draining = false;
   private stopped = false;
   private readonly swapListeners: SwapListener[] = [];
-  private readonly addrs: { external?: AddressInfo; internal?: AddressInfo; admin?: AddressInfo } = {};
+  private readonly addrs: { external?: AddressInfo; internal?: AddressInfo; admin?: AddressInfo; https?: AddressInfo; internalHttps?: AddressInfo } = {};
+  readonly tls: TlsRuntime | null;
+  readonly tlsServers: TlsPlaneServer[] = [];
 
   constructor(private readonly opts: RuntimeOptions) {
     this.dataPlane = new DataPlane({ snapshot: () => this.current, backends: opts.backends, handlers: this.handlers });
     this.admin = new AdminServer({ ready: () => this.current !== null, draining: () => this.draining });
     this.admin.registerDebug('/debug/routes', () => routesJSON(this.current));
+    this.tls = opts.tls ?? null;
+    if (this.tls !== null) {
+      const tls = this.tls;
+      // ACME HTTP-01 answers come first, on any host, before routing and before the HTTPS redirect.
+      this.dataPlane.intercept = (req, res) => tls.responder.handle(req, res);
+      this.onSwap((next) => tls.update(next));
+      this.admin.registerDebug('/debug/certificates', () => tls.describe());
+    }
     // Per revision: desired/actual scale, panic mode, queue (when the backends are the real activator layer).
     const b = opts.backends;
     if (b instanceof BackendsImpl) this.admin.registerDebug('/debug/revisions', () => revisionsDebug([b]));
@@ -97,7 +117,7 @@ export class Runtime {
   }
 
   /** Listening addresses (useful with port 0). */
-  addresses(): { external?: AddressInfo; internal?: AddressInfo; admin?: AddressInfo } {
+  addresses(): { external?: AddressInfo; internal?: AddressInfo; admin?: AddressInfo; https?: AddressInfo; internalHttps?: AddressInfo } {
     return this.addrs;
   }
 
@@ -112,10 +132,22 @@ export class Runtime {
       this.servers.internal = createPlaneServer(this.dataPlane, { plane: 'internal', scheme: 'http' });
       this.addrs.internal = await listen(this.servers.internal, this.opts.internal);
     }
+    if (this.tls !== null && (this.opts.https || this.opts.internalHttps)) {
+      // Persisted ACME certificates are loaded before the first handshake can ask for them.
+      await this.tls.start();
+      for (const [plane, at, key] of [['external', this.opts.https, 'https'], ['internal', this.opts.internalHttps, 'internalHttps']] as const) {
+        if (!at) continue;
+        const srv = new TlsPlaneServer(this.dataPlane, this.tls, { plane, scheme: 'https' });
+        this.tlsServers.push(srv);
+        this.addrs[key] = await listen(srv.server, at);
+      }
+    }
     log.info(
       {
         external: this.addrs.external?.port,
         internal: this.addrs.internal?.port,
+        https: this.addrs.https?.port,
+        internalHttps: this.addrs.internalHttps?.port,
         admin: this.addrs.admin ? `${this.addrs.admin.address}:${this.addrs.admin.port}` : undefined,
         ready: this.current !== null,
       },
@@ -192,7 +224,10 @@ export class Runtime {
     const timeout = this.opts.drainTimeoutMs ?? cfg?.drainTimeoutMs ?? 30_000;
     log.info({ delayMs: delay, timeoutMs: timeout }, 'draining');
     if (delay > 0) await new Promise((r) => setTimeout(r, delay));
-    await Promise.all([this.servers.external, this.servers.internal].map((s) => (s ? closeGracefully(s, timeout) : undefined)));
+    await Promise.all([
+      ...[this.servers.external, this.servers.internal].map((s) => (s ? closeGracefully(s, timeout) : undefined)),
+      ...this.tlsServers.map((s) => s.close(timeout)),
+    ]);
     await this.stop();
   }
 
@@ -209,6 +244,8 @@ export class Runtime {
         s.closeAllConnections();
       }
     }
+    for (const s of this.tlsServers) s.destroy();
+    this.tls?.stop();
     await this.dataPlane.close();
     await this.opts.backends.close().catch((err) => log.error({ err }, 'backends close failed'));
     await this.admin.close();

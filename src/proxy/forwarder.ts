@@ -187,7 +187,8 @@ export class Exchange implements Waiter, ForwardInfo, Dispatcher.DispatchHandler
     const vhost = lookupHost(snapshot.planes[this.plane], key);
     if (vhost === null) return this.reply(404, `No route for host ${key}\n`, 'NR');
     this.vhost = vhost;
-    if (vhost.httpOption === 'Redirected' && this.plane === 'external' && this.scheme === 'http') {
+    // ACME HTTP-01 validations must reach the challenge responder over plain HTTP, so they are never redirected.
+    if (vhost.httpOption === 'Redirected' && this.plane === 'external' && this.scheme === 'http' && !this.path.startsWith('/.well-known/acme-challenge/')) {
       return this.redirect(`https://${key}${this.path}`);
     }
     const route = matchRoute(vhost, this.path, raw);
@@ -306,7 +307,8 @@ export class Exchange implements Waiter, ForwardInfo, Dispatcher.DispatchHandler
       const out = responseHeaders(headers as Record<string, string | string[] | undefined>);
       // While draining, close each HTTP/1.1 keep-alive connection after its current response.
       if (this.dp.draining && this.req.httpVersionMajor === 1) out.push('connection', 'close');
-      this.res.writeHead(statusCode, statusMessage || undefined, out);
+      // HTTP/2 has no reason phrase (Node warns when given one).
+      this.res.writeHead(statusCode, this.req.httpVersionMajor === 2 ? undefined : statusMessage || undefined, out);
     } catch (err) {
       controller.abort(err as Error);
     }
