@@ -7,6 +7,7 @@ import { Runtime } from '../../src/runtime.js';
 import { compile } from '../../src/model/compile.js';
 import { createBackends } from '../../src/backends/index.js';
 import { KubernetesCluster } from '../../src/sources/kubernetes/cluster.js';
+import { clusterCompile } from '../../src/sources/kubernetes/compile-policy.js';
 import { Eventing } from '../../src/eventing/runtime.js';
 import { attachEventing, withEventing } from '../../src/eventing/wire.js';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -56,7 +57,7 @@ export async function startClusterWharf(
     const runtime = new Runtime({
       source: cluster.source,
       backends: createBackends({ drainTimeoutMs: 1000, ...(opts.backends?.(i) ?? {}) }),
-      compile: opts.eventing ? withEventing(compile) : compile,
+      compile: clusterCompile(opts.eventing ? withEventing(compile) : compile),
       external: { port: 0, host: '127.0.0.1' },
       internal: { port: 0, host: '127.0.0.1' },
       admin: { port: 0, host: '127.0.0.1' },

@@ -8,3 +8,4 @@ export { translate, type ClusterObjects, type IngressVersion } from './translate
 export * from './constants.js';
 export { EventingStatusWriter, resolveSubscriber } from './eventing-status.js';
 export { clusterOptionsFromEnv, CLUSTER_ENV_DOC, type ClusterEnv } from './options.js';
+export { clusterCompile, downgradeObjectErrors, NOT_SERVED } from './compile-policy.js';

@@ -9,6 +9,7 @@ import { DEFAULT_CLUSTER_DOMAIN, INGRESS_FINALIZER, INTERNAL_SERVICE, PUBLIC_SER
 import { RESOURCES, type KubernetesSource } from './kubernetes-source.js';
 import type { IngressProber } from './prober.js';
 import type { IngressVersion } from './translate.js';
+import { NOT_SERVED } from './compile-policy.js';
 
 const log = child('k8s-status');
 
@@ -56,7 +57,9 @@ export function ingressStatus(prev: any, generation: number, lb: LbState, addrs:
   if (lb.kind === 'ready') conditions.push(cond('LoadBalancerReady', 'True'));
   else if (lb.kind === 'waiting') conditions.push(cond('LoadBalancerReady', 'Unknown', 'Uninitialized', WAITING));
   else conditions.push(cond('LoadBalancerReady', 'False', lb.reason, lb.message));
-  conditions.push(cond('NetworkConfigured', 'True'));
+  // An ingress the compiler refused was never programmed: NetworkConfigured says so too.
+  if (lb.kind === 'failed' && lb.reason === 'Invalid') conditions.push(cond('NetworkConfigured', 'False', lb.reason, lb.message));
+  else conditions.push(cond('NetworkConfigured', 'True'));
   if (lb.kind === 'ready') conditions.push(cond('Ready', 'True'));
   else if (lb.kind === 'waiting') conditions.push(cond('Ready', 'Unknown', 'Uninitialized', WAITING));
   else conditions.push(cond('Ready', 'False', lb.reason, lb.message));
@@ -78,6 +81,7 @@ const strip = (s: any): string =>
 export class IngressStatusWriter {
   private live: ReadonlyMap<string, IngressVersion> = new Map();
   private conflicts = new Map<string, string>(); // ingress key → message
+  private invalid = new Map<string, string>(); // ingress key → why the compiler did not serve it
   private running = false;
   private again = false;
   private readonly written = new Map<string, string>();
@@ -101,9 +105,12 @@ export class IngressStatusWriter {
   observe(live: ReadonlyMap<string, IngressVersion>, problems: readonly Problem[]): void {
     this.live = live;
     this.conflicts = new Map();
+    this.invalid = new Map();
     for (const p of problems) {
-      if (p.reason !== 'DomainConflict' || !p.object?.startsWith('Ingress ')) continue;
-      this.conflicts.set(p.object.slice('Ingress '.length), p.message || CONFLICT);
+      if (!p.object?.startsWith('Ingress ')) continue;
+      const key = p.object.slice('Ingress '.length);
+      if (p.reason === 'DomainConflict') this.conflicts.set(key, p.message || CONFLICT);
+      else if (p.reason === NOT_SERVED && !this.invalid.has(key)) this.invalid.set(key, `${p.field ? p.field + ': ' : ''}${p.message}`);
     }
     this.kick();
   }
@@ -195,7 +202,9 @@ export class IngressStatusWriter {
     if (!v || v.generation !== generation) return; // this generation is not live yet
     let lb: LbState;
     const conflict = this.conflicts.get(key);
-    if (conflict !== undefined) lb = { kind: 'failed', reason: 'DomainConflict', message: CONFLICT };
+    const invalid = this.invalid.get(key);
+    if (invalid !== undefined) lb = { kind: 'failed', reason: 'Invalid', message: invalid };
+    else if (conflict !== undefined) lb = { kind: 'failed', reason: 'DomainConflict', message: CONFLICT };
     else if (this.opts.prober.isReady(key, v.hash) || this.alreadyReady(o, generation)) lb = { kind: 'ready' };
     else {
       lb = { kind: 'waiting' };
