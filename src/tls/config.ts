@@ -2,6 +2,7 @@
 // so a bad value is reported with its key and the default is used instead of crashing.
 import type { Problem } from '../model/objects.js';
 import { parseGoDuration } from '../model/duration.js';
+import { registerConfigKeys } from '../model/config.js';
 
 export type ChallengeType = 'http-01' | 'tls-alpn-01';
 
@@ -48,6 +49,8 @@ export const TLS_CONFIG_KEYS: readonly { key: string; default: string; descripti
   { key: 'acme-on-demand-per-domain-per-hour', default: '20', description: 'Handshake-time orders allowed per hour under one parent domain.' },
   { key: 'acme-negative-cache', default: '5m', description: 'How long a failed handshake-time order blocks another one for the same name (Go duration).' },
 ];
+// Registered so `wharf validate` and the config parser know these keys (no unknown-key warning).
+registerConfigKeys(TLS_CONFIG_KEYS.map((k) => ({ configMap: 'config-wharf', key: k.key, default: k.default, doc: k.description })));
 
 const OBJ = 'ConfigMap config-wharf';
 
