@@ -307,8 +307,20 @@ export class Exchange implements Waiter, ForwardInfo, Dispatcher.DispatchHandler
       const out = responseHeaders(headers as Record<string, string | string[] | undefined>);
       // While draining, close each HTTP/1.1 keep-alive connection after its current response.
       if (this.dp.draining && this.req.httpVersionMajor === 1) out.push('connection', 'close');
-      // HTTP/2 has no reason phrase (Node warns when given one).
-      this.res.writeHead(statusCode, this.req.httpVersionMajor === 2 ? undefined : statusMessage || undefined, out);
+      if (this.req.httpVersionMajor === 2) {
+        if (headers['grpc-status'] !== undefined) {
+          // Maybe gRPC trailers-only: headers are set but not sent, so an end without body goes out as one HEADERS
+          // frame with END_STREAM (what gRPC clients require); a first data chunk sends them as usual.
+          const res = this.res;
+          res.statusCode = statusCode;
+          for (let i = 0; i < out.length; i += 2) res.setHeader(out[i], out[i + 1]);
+          return;
+        }
+        // HTTP/2 has no reason phrase (Node warns when given one).
+        this.res.writeHead(statusCode, out);
+      } else {
+        this.res.writeHead(statusCode, statusMessage || undefined, out);
+      }
     } catch (err) {
       controller.abort(err as Error);
     }

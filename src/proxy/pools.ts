@@ -1,6 +1,7 @@
 // One undici Pool per upstream origin, kept in an LRU so endpoints that come and go (pods, restarted processes)
 // do not leak sockets: evicting a pool closes it gracefully (in-flight requests finish first).
-import { H2CClient, Pool, type Dispatcher } from 'undici';
+import { Pool, type Dispatcher } from 'undici';
+import { H2Upstream } from './h2-upstream.js';
 import { LRUCache } from 'lru-cache';
 
 export interface PoolOptions {
@@ -11,27 +12,33 @@ export interface PoolOptions {
   connectTimeoutMs?: number;
 }
 
-function closePool(pool: Dispatcher): void {
+/** What the forwarder dispatches through: an undici Pool (HTTP/1.1) or our h2c session (gRPC-safe trailers). */
+export interface Upstream {
+  dispatch(opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean;
+  close(): Promise<void>;
+}
+
+function closePool(pool: Upstream): void {
   pool.close().catch(() => undefined);
 }
 
 export class Pools {
-  private readonly cache: LRUCache<string, Dispatcher>;
+  private readonly cache: LRUCache<string, Upstream>;
   private readonly keepAliveTimeout: number;
   private readonly connectTimeout: number;
 
   constructor(opts: PoolOptions = {}) {
-    this.cache = new LRUCache<string, Dispatcher>({ max: opts.max ?? 1024, dispose: closePool });
+    this.cache = new LRUCache<string, Upstream>({ max: opts.max ?? 1024, dispose: closePool });
     this.keepAliveTimeout = opts.keepAliveTimeoutMs ?? 4_000;
     this.connectTimeout = opts.connectTimeoutMs ?? 5_000;
   }
 
-  /** The dispatcher for an endpoint: a keep-alive Pool (HTTP/1.1) or one multiplexed H2CClient (h2c upstreams). */
-  get(origin: string, protocol: 'http1' | 'h2c' = 'http1'): Dispatcher {
+  /** The dispatcher for an endpoint: a keep-alive Pool (HTTP/1.1) or one multiplexed h2c session (h2c upstreams). */
+  get(origin: string, protocol: 'http1' | 'h2c' = 'http1'): Upstream {
     const key = protocol === 'h2c' ? `h2c+${origin}` : origin;
     let p = this.cache.get(key);
     if (p === undefined && protocol === 'h2c') {
-      p = new H2CClient(origin, { headersTimeout: 0, bodyTimeout: 0, connect: { timeout: this.connectTimeout } });
+      p = new H2Upstream(origin, { connectTimeoutMs: this.connectTimeout });
       this.cache.set(key, p);
     } else if (p === undefined) {
       p = new Pool(origin, {

@@ -167,10 +167,13 @@ describe('h2c upstream', () => {
     const a = await get(w.external, 'grpc.example.com', '/a', { method: 'POST', body: 'one' });
     expect(a.status).toBe(200);
     expect(JSON.parse(a.body)).toMatchObject({ backend: 'h2c', httpVersion: '2.0', body: 'one' });
-    const b = await h2get(w.external, 'grpc.example.com', '/b', {}, 'two');
+    const b = await h2get(w.external, 'grpc.example.com', '/b', { te: 'trailers', 'grpc-timeout': '5S' }, 'two');
     expect(JSON.parse(b.body)).toMatchObject({ backend: 'h2c', httpVersion: '2.0', body: 'two' });
     const last = h2seen[h2seen.length - 1];
     expect(last[':authority']).toBe('grpc.example.com');
     expect(last['x-forwarded-proto']).toBe('http');
+    // gRPC needs both: te: trailers survives hop-by-hop stripping, grpc-timeout is an ordinary header.
+    expect(last.te).toBe('trailers');
+    expect(last['grpc-timeout']).toBe('5S');
   });
 });
