@@ -151,7 +151,7 @@ describe('WebSockets', () => {
   });
 
   it('passes the upgrade over TLS (wss, HTTP/1.1 by ALPN)', async () => {
-    const { ws, next } = await connect(`wss://127.0.0.1:${w.https}/`, { ca: ca.cert, servername: HOST });
+    const { ws, next } = await connect(`wss://127.0.0.1:${w.https}/`, { ca: ca.cert, servername: HOST } as unknown as ConstructorParameters<typeof WebSocket>[2]);
     try {
       const hello = JSON.parse(await next());
       ws.send('secure');
