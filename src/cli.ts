@@ -11,6 +11,8 @@ import type { Snapshot } from './model/snapshot.js';
 import { ManifestSource, validateFolder } from './sources/manifests/index.js';
 import { createBackends } from './backends/index.js';
 import { Runtime, dedupeProblems as dedupe } from './runtime.js';
+import { TlsRuntime } from './tls/tls-runtime.js';
+import { CertStore } from './tls/store.js';
 import { routesTable } from './admin/routes-view.js';
 import type { Source } from './sources/source.js';
 import { Eventing } from './eventing/runtime.js';
@@ -120,7 +122,11 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv = process.env): 
 export function compileFolder(dir: string, dataDir: string): { snapshot: Snapshot; problems: Problem[] } {
   const { desired } = validateFolder({ dir, dataDir });
   const { snapshot, problems } = withEventing(compile)(desired, { version: 1 });
-  return { snapshot, problems: dedupe([...desired.problems, ...problems]) };
+  // Certificates are checked as serve would load them (bad pairs, unknown default-certificate, TLS settings).
+  const store = new CertStore();
+  const tlsProblems = store.update(snapshot);
+  store.close();
+  return { snapshot, problems: dedupe([...desired.problems, ...problems, ...tlsProblems]) };
 }
 
 function validate(o: CliOptions): number {
@@ -171,6 +177,10 @@ async function serve(o: CliOptions): Promise<void> {
     external: { port: o.httpPort, host: o.listenAddress },
     internal: { port: o.internalHttpPort, host: o.listenAddress },
     admin: { port: o.adminPort, host: o.adminAddress },
+    // The TLS ports open once the config has a certificate source (TLS Secret, default-certificate, auto-tls).
+    https: { port: o.httpsPort, host: o.listenAddress },
+    internalHttps: { port: o.internalHttpsPort, host: o.listenAddress },
+    tls: new TlsRuntime({ dataDir }),
   });
   attachEventing(runtime, eventing);
   if (cluster) {

@@ -11,7 +11,7 @@ import type { Backends } from './backends/types.js';
 import type { LocalHandler } from './proxy/handler.js';
 import { DataPlane } from './proxy/dataplane.js';
 import { closeGracefully, createPlaneServer, listen, type ListenOptions } from './proxy/listener.js';
-import { TlsPlaneServer } from './proxy/tls-listeners.js';
+import { TlsPlaneServer, hasCertificateSource } from './proxy/tls-listeners.js';
 import type { TlsRuntime } from './tls/tls-runtime.js';
 import { configReloads, proxyMetrics } from './proxy/metrics.js';
 import { AdminServer, type DebugProvider } from './admin/server.js';
@@ -37,8 +37,9 @@ export interface RuntimeOptions {
   internal?: ListenOptions | null;
   admin?: ListenOptions | null;
   /**
-   * TLS listeners (h2 + HTTP/1.1 by ALPN), opened whenever `tls` is given: certificates come and go with reloads,
-   * and a name without one just fails its handshake, so the port does not depend on having a certificate yet.
+   * TLS listeners (h2 + HTTP/1.1 by ALPN). They open once the config has a certificate source (a TLS Secret,
+   * config-wharf default-certificate or auto-tls), at start or on the reload that adds the first one, so a
+   * plain-HTTP setup never binds the TLS ports. Once open they stay open.
    */
   https?: ListenOptions | null;
   internalHttps?: ListenOptions | null;
@@ -76,6 +77,8 @@ export class Runtime {
   private readonly addrs: { external?: AddressInfo; internal?: AddressInfo; admin?: AddressInfo; https?: AddressInfo; internalHttps?: AddressInfo } = {};
   readonly tls: TlsRuntime | null;
   readonly tlsServers: TlsPlaneServer[] = [];
+  private tlsOpening: Promise<void> | null = null;
+  private listening = false;
 
   constructor(private readonly opts: RuntimeOptions) {
     this.dataPlane = new DataPlane({ snapshot: () => this.current, backends: opts.backends, handlers: this.handlers });
@@ -86,7 +89,12 @@ export class Runtime {
       const tls = this.tls;
       // ACME HTTP-01 answers come first, on any host, before routing and before the HTTPS redirect.
       this.dataPlane.intercept = (req, res) => tls.responder.handle(req, res);
-      this.onSwap((next) => tls.update(next));
+      this.onSwap((next) => {
+        tls.update(next);
+        if (this.listening && this.tlsOpening === null && hasCertificateSource(next)) {
+          this.openTls().catch((err) => log.error({ err }, 'could not open the TLS listeners'));
+        }
+      });
       this.admin.registerDebug('/debug/certificates', () => tls.describe());
     }
     // Per revision: desired/actual scale, panic mode, queue (when the backends are the real activator layer).
@@ -132,16 +140,8 @@ export class Runtime {
       this.servers.internal = createPlaneServer(this.dataPlane, { plane: 'internal', scheme: 'http' });
       this.addrs.internal = await listen(this.servers.internal, this.opts.internal);
     }
-    if (this.tls !== null && (this.opts.https || this.opts.internalHttps)) {
-      // Persisted ACME certificates are loaded before the first handshake can ask for them.
-      await this.tls.start();
-      for (const [plane, at, key] of [['external', this.opts.https, 'https'], ['internal', this.opts.internalHttps, 'internalHttps']] as const) {
-        if (!at) continue;
-        const srv = new TlsPlaneServer(this.dataPlane, this.tls, { plane, scheme: 'https' });
-        this.tlsServers.push(srv);
-        this.addrs[key] = await listen(srv.server, at);
-      }
-    }
+    this.listening = true;
+    if (this.current !== null && hasCertificateSource(this.current)) await this.openTls();
     log.info(
       {
         external: this.addrs.external?.port,
@@ -153,6 +153,24 @@ export class Runtime {
       },
       'wharf listening',
     );
+  }
+
+  /** Open the TLS planes once (idempotent). */
+  private openTls(): Promise<void> {
+    this.tlsOpening ??= (async () => {
+      const tls = this.tls;
+      if (tls === null || this.stopped || !(this.opts.https || this.opts.internalHttps)) return;
+      // Persisted ACME certificates are loaded before the first handshake can ask for them.
+      await tls.start();
+      for (const [plane, at, key] of [['external', this.opts.https, 'https'], ['internal', this.opts.internalHttps, 'internalHttps']] as const) {
+        if (!at || this.stopped) continue;
+        const srv = new TlsPlaneServer(this.dataPlane, tls, { plane, scheme: 'https' });
+        this.tlsServers.push(srv);
+        this.addrs[key] = await listen(srv.server, at);
+        log.info({ plane, port: this.addrs[key]!.port }, 'TLS listener open');
+      }
+    })();
+    return this.tlsOpening;
   }
 
   /** A source's new input: compile it and swap, or keep the last good snapshot if it has errors. */

@@ -9,6 +9,16 @@ import type { TlsRuntime } from '../tls/tls-runtime.js';
 import type { DataPlane, ListenerInfo } from './dataplane.js';
 import { configureH2, H2_MAX_SESSION_MEMORY, H2_SETTINGS, SERVER_SETTINGS } from './listener.js';
 import { proxyUpgrade } from './websocket.js';
+import type { Snapshot } from '../model/snapshot.js';
+
+/** Whether a config can serve any certificate: a TLS Secret, a default certificate, or ACME (auto-tls). */
+export function hasCertificateSource(s: Snapshot): boolean {
+  if (s.secrets.size > 0) return true;
+  const w = s.config.raw['config-wharf'];
+  if (w === undefined) return false;
+  if ((w['default-certificate'] ?? '').trim() !== '') return true;
+  return (w['auto-tls'] ?? '').trim().toLowerCase() === 'true';
+}
 
 export class TlsPlaneServer {
   readonly server: http2.Http2SecureServer;

@@ -14,6 +14,7 @@ export interface EdgeWharf {
   tls: TlsRuntime;
   external: number;
   internal: number;
+  /** 0 when the TLS listeners are not open (no certificate source yet). */
   https: number;
   internalHttps: number;
   admin: number;
@@ -48,8 +49,8 @@ export async function startEdgeWharf(dir: string, opts: { dataDir?: string; mana
     tls,
     external: a.external!.port,
     internal: a.internal!.port,
-    https: a.https!.port,
-    internalHttps: a.internalHttps!.port,
+    https: a.https?.port ?? 0,
+    internalHttps: a.internalHttps?.port ?? 0,
     admin: a.admin!.port,
     dataDir,
     stop: () => rt.stop(),
