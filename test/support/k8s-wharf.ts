@@ -9,6 +9,7 @@ import { createBackends } from '../../src/backends/index.js';
 import { KubernetesCluster } from '../../src/sources/kubernetes/cluster.js';
 import { clusterCompile } from '../../src/sources/kubernetes/compile-policy.js';
 import { Eventing } from '../../src/eventing/runtime.js';
+import { TlsRuntime } from '../../src/tls/tls-runtime.js';
 import { attachEventing, withEventing } from '../../src/eventing/wire.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -24,6 +25,9 @@ export interface ClusterReplica {
   external: number;
   internal: number;
   admin: number;
+  /** TLS listener ports (opened once the config has a certificate); 0 until then or without `tls`. */
+  https(): number;
+  internalHttps(): number;
 }
 
 export interface ClusterWharf {
@@ -36,7 +40,7 @@ export interface ClusterWharf {
 
 export async function startClusterWharf(
   api: FakeApiServer,
-  opts: { replicas?: number; ingressClass?: string; backends?: (replica: number) => Parameters<typeof createBackends>[0]; eventing?: boolean } = {},
+  opts: { replicas?: number; ingressClass?: string; backends?: (replica: number) => Parameters<typeof createBackends>[0]; eventing?: boolean; tls?: boolean } = {},
 ): Promise<ClusterWharf> {
   const replicas: ClusterReplica[] = [];
   const dirs: string[] = [];
@@ -54,6 +58,10 @@ export async function startClusterWharf(
       probeInitialDelayMs: 20,
       probeMaxDelayMs: 200,
     });
+    const dataDir = opts.eventing || opts.tls ? mkdtempSync(join(tmpdir(), 'wharf-k8s-')) : null;
+    if (dataDir) dirs.push(dataDir);
+    const eventing = opts.eventing && dataDir ? new Eventing({ dataDir, tickMs: 50 }) : null;
+    const tls = opts.tls && dataDir ? new TlsRuntime({ dataDir }) : null;
     const runtime = new Runtime({
       source: cluster.source,
       backends: createBackends({ drainTimeoutMs: 1000, ...(opts.backends?.(i) ?? {}) }),
@@ -61,12 +69,10 @@ export async function startClusterWharf(
       external: { port: 0, host: '127.0.0.1' },
       internal: { port: 0, host: '127.0.0.1' },
       admin: { port: 0, host: '127.0.0.1' },
+      ...(tls ? { tls, https: { port: 0, host: '127.0.0.1' }, internalHttps: { port: 0, host: '127.0.0.1' } } : {}),
       drainDelayMs: 0,
       drainTimeoutMs: 1000,
     });
-    const dataDir = opts.eventing ? mkdtempSync(join(tmpdir(), 'wharf-k8s-ev-')) : null;
-    if (dataDir) dirs.push(dataDir);
-    const eventing = dataDir ? new Eventing({ dataDir, tickMs: 50 }) : null;
     if (eventing) attachEventing(runtime, eventing);
     cluster.attach(runtime);
     await runtime.start();
@@ -75,7 +81,16 @@ export async function startClusterWharf(
       eventing.setInternalOrigin(`http://127.0.0.1:${a.internal!.port}`);
       await eventing.start();
     }
-    replicas.push({ runtime, eventing, cluster, external: a.external!.port, internal: a.internal!.port, admin: a.admin!.port });
+    replicas.push({
+      runtime,
+      eventing,
+      cluster,
+      external: a.external!.port,
+      internal: a.internal!.port,
+      admin: a.admin!.port,
+      https: () => runtime.addresses().https?.port ?? 0,
+      internalHttps: () => runtime.addresses().internalHttps?.port ?? 0,
+    });
   }
   for (const r of replicas) r.cluster.start();
   return {
@@ -87,6 +102,7 @@ export async function startClusterWharf(
         await r.cluster.stop();
         await r.runtime.stop();
         await r.eventing?.stop();
+        r.runtime.tls?.stop();
       }
       for (const d of dirs) rmSync(d, { recursive: true, force: true });
     },
