@@ -186,4 +186,26 @@ describe('ingress conformance, protocols (cluster mode)', () => {
     expect((await get(wharf.external, 'redirected.example.com', '/x')).status).toBe(301);
     expect((await httpsGet('redirected.example.com')).status).toBe(200);
   });
+
+  it('host-rewrite (vanity hosts → rewriteHost → ExternalName Service to the internal plane, h2c hairpin)', async () => {
+    const b = await new EchoBackend('private').start();
+    closers.push(() => b.close());
+    exposeBackend(api, NS, 'private', b);
+    const privateHost = `p.${NS}.svc.cluster.local`;
+    api.create(kingress(NS, 'p', { rules: [{ hosts: [privateHost], visibility: 'ClusterLocal', http: { paths: [{ splits: [{ serviceNamespace: NS, serviceName: 'private', servicePort: 80 }] }] } }], httpOption: 'Enabled' }));
+    // Serving's placeholder: an ExternalName Service pointing at the private load balancer. In the cluster that is
+    // wharf-internal:80; here the internal listener is on 127.0.0.1 at a random port, so the Service port is that port.
+    const internal = wharf.internal;
+    api.create(service(NS, 'p', [{ name: 'http2', port: internal }], { externalName: '127.0.0.1' }));
+    const vanity = ['vanity-1.example.com', 'vanity-2.example.com'];
+    api.create(kingress(NS, 'vanity', { rules: [{ hosts: vanity, http: { paths: [{ rewriteHost: privateHost, splits: [{ serviceNamespace: NS, serviceName: 'p', servicePort: internal }] }] } }], httpOption: 'Enabled' }));
+    await waitReady(api, NS, 'p');
+    await waitReady(api, NS, 'vanity');
+    for (const h of vanity) {
+      const r = await get(wharf.external, h);
+      expect(r.status, h).toBe(200);
+      expect(r.json.backend).toBe('private');
+      expect(r.json.request.host).toBe(privateHost);
+    }
+  });
 });
