@@ -277,6 +277,15 @@ async function main(): Promise<void> {
   );
   cleanup();
   rmSync(work, { recursive: true, force: true });
+
+  // The activator (warm overhead, cold start, backpressure) and eventing benches, each in its own process so one's
+  // memory and sockets do not colour the other's numbers. BENCH_ONLY_PROXY=1 skips both.
+  if (process.env.BENCH_ONLY_PROXY !== '1') {
+    for (const bench of ['bench/activator.ts', 'bench/eventing.ts']) {
+      const r = spawnSync(process.execPath, ['--import', 'tsx', bench], { cwd: ROOT, stdio: 'inherit' });
+      if (r.status !== 0) process.stderr.write(`${bench} failed (exit ${r.status ?? r.signal})\n`);
+    }
+  }
 }
 
 main().then(
