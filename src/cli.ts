@@ -14,6 +14,7 @@ import { Runtime, dedupeProblems as dedupe } from './runtime.js';
 import { TlsRuntime } from './tls/tls-runtime.js';
 import { CertStore } from './tls/store.js';
 import { routesTable } from './admin/routes-view.js';
+import { fetchRevisions, liveRevisionsTable, staticRevisionsTable } from './scaling/revisions-table.js';
 import type { Source } from './sources/source.js';
 import { Eventing } from './eventing/runtime.js';
 import { attachEventing, withEventing } from './eventing/wire.js';
@@ -28,6 +29,7 @@ const FLAGS = {
   'internal-https-port': { type: 'string', default: '8444', help: 'cluster-local plane, TLS' },
   'admin-port': { type: 'string', default: '9000', help: '/healthz /readyz /metrics /debug/*' },
   'admin-address': { type: 'string', default: '127.0.0.1', help: 'address the admin listener binds' },
+  admin: { type: 'string', default: '', help: 'routes: admin URL of a running wharf for live scale (default http://<admin-address>:<admin-port>)' },
   'listen-address': { type: 'string', default: '', help: 'address the planes bind (default: all interfaces)' },
   'data-dir': { type: 'string', default: './data', help: 'revision history, certificates, event log' },
   'log-level': { type: 'string', default: 'info', help: 'trace, debug, info, warn, error' },
@@ -46,6 +48,8 @@ export interface CliOptions {
   internalHttpsPort: number;
   adminPort: number;
   adminAddress: string;
+  /** `routes`: where a running wharf's admin listener is ('' = from admin-address and admin-port). */
+  admin: string;
   listenAddress: string | undefined;
   dataDir: string;
   logLevel: string;
@@ -110,6 +114,7 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv = process.env): 
     internalHttpsPort: port('internal-https-port', get('internal-https-port') as string),
     adminPort: port('admin-port', get('admin-port') as string),
     adminAddress: get('admin-address') as string,
+    admin: get('admin') as string,
     listenAddress: listen || undefined,
     dataDir: get('data-dir') as string,
     logLevel: get('log-level') as string,
@@ -139,10 +144,15 @@ function validate(o: CliOptions): number {
   return errors > 0 ? 1 : 0;
 }
 
-function routes(o: CliOptions): number {
+async function routes(o: CliOptions): Promise<number> {
   const { snapshot, problems } = compileFolder(o.config, o.dataDir);
   const errors = problems.filter((p) => p.severity === 'error');
   process.stdout.write(routesTable(snapshot));
+  // Live scale, panic mode and queue only a running wharf knows: ask its admin listener, else show the folder's view.
+  const host = o.adminAddress === '0.0.0.0' || o.adminAddress === '::' ? '127.0.0.1' : o.adminAddress;
+  const adminUrl = o.admin || `http://${host.includes(':') ? `[${host}]` : host}:${o.adminPort}`;
+  const live = await fetchRevisions(adminUrl);
+  process.stdout.write(live ? liveRevisionsTable(live, adminUrl) : staticRevisionsTable(snapshot, `no running wharf answered at ${adminUrl}: configured bounds, live scale unknown`));
   if (errors.length > 0) {
     process.stdout.write(`\nERRORS (serve would refuse this folder)\n`);
     for (const p of errors) process.stdout.write(`  ${formatProblem(p)}\n`);
@@ -244,7 +254,7 @@ export async function main(argv: string[]): Promise<number | null> {
       case 'validate':
         return validate(o);
       case 'routes':
-        return routes(o);
+        return await routes(o);
       case 'help':
         process.stdout.write(usage());
         return 0;

@@ -4,7 +4,8 @@
 // K-Proxy-Request header at the backend, and containerConcurrency enforced as the backend sees it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { spawn } from 'node:child_process';
 import { request } from 'undici';
 import { startWharfFolder, writeManifest, tempDir, configMaps, type TestWharf } from '../support/wharf.js';
 import { get, closeAgent } from '../support/http.js';
@@ -63,11 +64,12 @@ ${ann}
 const pinned = { 'min-scale': '1', 'max-scale': '1', 'initial-scale': '1' };
 
 let w: TestWharf;
+let confDir = '';
 beforeAll(async () => {
   const appDir = tempDir('wharf-app-');
   const app = join(appDir, 'app.mjs');
   writeFileSync(app, APP);
-  const dir = tempDir();
+  const dir = (confDir = tempDir());
   writeManifest(
     dir,
     'config.yaml',
@@ -202,4 +204,26 @@ describe('activator through the runtime', () => {
     const stats = JSON.parse((await get(w.external, host('two'), '/stats')).body);
     expect(stats.maxInFlight).toBe(2);
   });
+
+  it('wharf routes shows each revision\'s live desired/actual scale, panic mode and queue from a running wharf', async () => {
+    const root = resolve(import.meta.dirname, '../..');
+    // Asynchronously: the wharf under test runs in this process and must keep answering meanwhile.
+    const run = (admin: string) =>
+      new Promise<{ status: number | null; stdout: string }>((done) => {
+        const c = spawn(process.execPath, ['--import', 'tsx', resolve(root, 'src/cli.ts'), 'routes', '--config', confDir, '--data-dir', tempDir('wharf-data-'), '--admin', admin], { cwd: root });
+        let stdout = '';
+        c.stdout.on('data', (d) => (stdout += d));
+        c.on('close', (status) => done({ status, stdout }));
+      });
+    const live = await run(`http://127.0.0.1:${w.admin}`);
+    expect(live.status).toBe(0);
+    expect(live.stdout).toContain(`REVISIONS (live, from http://127.0.0.1:${w.admin})`);
+    expect(live.stdout).toMatch(/REVISION\s+SOURCE\s+CC\s+DESIRED\s+ACTUAL\s+PANIC\s+QUEUED\s+IN-FLIGHT/);
+    expect(live.stdout).toMatch(/default\/two-00001\s+process\s+2\s+1\s+1\s+no\s+0\s+0/);
+    // Nothing listening there: the folder's configured bounds, and a note that live scale is unknown.
+    const port = (await import('../support/http.js')).deadPort;
+    const dead = await run(`http://127.0.0.1:${await port()}`);
+    expect(dead.stdout).toMatch(/REVISIONS \(no running wharf answered at .*live scale unknown\)/);
+    expect(dead.stdout).toMatch(/default\/zero-00001\s+process\s+0\s+0\.\.1/);
+  }, 60_000);
 });
