@@ -7,6 +7,7 @@ import { mkdtempSync, writeFileSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir, cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import net from 'node:net';
+import { makeCa } from '../test/support/tls-certs.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const DURATION = Number(process.env.BENCH_SECONDS ?? 8);
@@ -18,6 +19,8 @@ const HOST = 'hello.default.example.com';
 const have = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
 const HAVE_TASKSET = have('taskset') && cpus().length >= 2;
 const HAVE_WRK = have('wrk');
+// h2load (Debian's nghttp2-client) drives the h2c and h2-over-TLS rows; without it those rows are skipped.
+const HAVE_H2LOAD = have('h2load');
 const NGINX = ['/usr/sbin/nginx', 'nginx'].find((c) => spawnSync('sh', ['-c', `command -v ${c}`]).status === 0);
 // Core 1: the proxy under test. Core 0: backend + load generator (as in the reference measurement).
 const PROXY_CPU = '1';
@@ -90,9 +93,9 @@ async function load(name: string, port: number, host: string): Promise<Row> {
   return { name, ...out };
 }
 
-async function runLoad(port: number, host: string, seconds: number): Promise<Omit<Row, 'name'>> {
+async function runLoad(port: number, host: string, seconds: number, scheme: 'http' | 'https' = 'http'): Promise<Omit<Row, 'name'>> {
   if (HAVE_WRK) {
-    const [c, a] = pinned(LOAD_CPU, 'wrk', ['-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '--latency', '-H', `Host: ${host}`, `http://127.0.0.1:${port}/`]);
+    const [c, a] = pinned(LOAD_CPU, 'wrk', ['-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '--latency', '-H', `Host: ${host}`, `${scheme}://127.0.0.1:${port}/`]);
     const r = spawnSync(c, a, { encoding: 'utf8' });
     const text = r.stdout;
     const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(text)?.[1]);
@@ -103,8 +106,40 @@ async function runLoad(port: number, host: string, seconds: number): Promise<Omi
     return { rps, p50, p99 };
   }
   const { default: autocannon } = await import('autocannon' as string);
-  const res = await autocannon({ url: `http://127.0.0.1:${port}/`, connections: CONNECTIONS, duration: seconds, headers: { host } });
+  const res = await autocannon({ url: `${scheme}://127.0.0.1:${port}/`, connections: CONNECTIONS, duration: seconds, headers: { host } });
   return { rps: res.requests.average, p50: res.latency.p50, p99: res.latency.p99 };
+}
+
+/** HTTP/2 closed loop with h2load: CONNECTIONS connections, 10 streams each; rps and mean latency (no percentiles). */
+function h2load(name: string, url: string, host: string, seconds: number): Row {
+  const [c, a] = pinned(LOAD_CPU, 'h2load', ['-c', String(CONNECTIONS), '-m', '10', '-D', String(seconds), '-H', `:authority: ${host}`, url]);
+  const r = spawnSync(c, a, { encoding: 'utf8' });
+  const text = r.stdout ?? '';
+  const rps = Number(/finished in [\d.]+\w+, ([\d.]+) req\/s/.exec(text)?.[1]);
+  const mean = ms(/time for request:\s+\S+\s+\S+\s+(\S+)/.exec(text)?.[1] ?? '');
+  const failed = Number(/requests: .* (\d+) failed/.exec(text)?.[1] ?? 0);
+  if (failed > 0 || !Number.isFinite(rps)) process.stderr.write(`warning: h2load ${url}: ${failed} failed\n${r.stderr ?? ''}`);
+  return { name, rps, p50: mean, p99: NaN };
+}
+
+/** The TLS Secret wharf serves for the HTTPS rows (a throwaway CA; load generators do not verify). */
+async function tlsConf(dir: string): Promise<void> {
+  const ca = await makeCa('wharf bench CA');
+  const pair = await ca.issue({ names: [HOST] });
+  const indent = (t: string) => t.trimEnd().split('\n').map((l) => `    ${l}`).join('\n');
+  writeFileSync(
+    join(dir, 'conf', 'tls.yaml'),
+    `apiVersion: v1
+kind: Secret
+metadata: { name: bench-tls, namespace: default }
+type: kubernetes.io/tls
+stringData:
+  tls.crt: |
+${indent(pair.cert)}
+  tls.key: |
+${indent(pair.key)}
+`,
+  );
 }
 
 /** Open-loop fixed rate (the load generator runs on the backend's core). */
@@ -131,6 +166,7 @@ kind: ConfigMap
 metadata: { name: config-wharf, namespace: knative-serving }
 data:
   access-log: "true"
+  default-certificate: default/bench-tls
 `,
   );
   writeFileSync(
@@ -204,12 +240,15 @@ async function main(): Promise<void> {
 
   // wharf: the real CLI on a generated folder, logs (access log included) to /dev/null.
   wharfConf(work, backendPort);
+  await tlsConf(work);
   const wharfPort = await freePort();
+  const wharfTlsPort = await freePort();
   start(
     PROXY_CPU,
     process.execPath,
     ['--import', 'tsx', 'src/cli.ts', 'serve', '--config', join(work, 'conf'), '--data-dir', join(work, 'data'),
-      '--http-port', String(wharfPort), '--internal-http-port', String(await freePort()), '--admin-port', String(await freePort())],
+      '--http-port', String(wharfPort), '--internal-http-port', String(await freePort()), '--admin-port', String(await freePort()),
+      '--https-port', String(wharfTlsPort), '--internal-https-port', String(await freePort())],
     { quiet: true },
   );
   await waitHttp(wharfPort, HOST);
@@ -249,6 +288,30 @@ async function main(): Promise<void> {
       `${r.name.padEnd(28)}${fmt(r.rps, 0).padStart(10)}${fmt(r.p50).padStart(10)}${fmt(r.p99).padStart(10)}${fmt(r.rps / direct.rps).padStart(10)}x${fmt(r.rps / peer.rps).padStart(8)}x\n`,
     );
   }
+
+  // Edge protocols on the same wharf: HTTP/1.1 over TLS (wrk), h2c prior knowledge and h2 over TLS (h2load, 10
+  // streams per connection). The TLS cost is wharf's HTTPS throughput against its plain-HTTP row above.
+  const wharfPlain = rows.find((r) => r.name === 'wharf')!;
+  const edge: Row[] = [];
+  await runLoad(wharfTlsPort, HOST, 2, 'https'); // warm-up (handshakes, JIT)
+  let httpsRow: Row = { name: 'wharf https (h1 + TLS)', ...(await runLoad(wharfTlsPort, HOST, DURATION, 'https')) };
+  for (let round = 1; round < ROUNDS_CLOSED; round++) {
+    const r = { name: httpsRow.name, ...(await runLoad(wharfTlsPort, HOST, DURATION, 'https')) };
+    if (r.rps > httpsRow.rps) httpsRow = r;
+  }
+  edge.push(httpsRow);
+  if (HAVE_H2LOAD) {
+    h2load('warm-up', `http://127.0.0.1:${wharfPort}/`, HOST, 2);
+    edge.push(h2load('wharf h2c (prior knowledge)', `http://127.0.0.1:${wharfPort}/`, HOST, DURATION));
+    edge.push(h2load('wharf h2 + TLS', `https://127.0.0.1:${wharfTlsPort}/`, HOST, DURATION));
+  } else {
+    process.stdout.write('h2load: not installed (apt-get install nghttp2-client), h2c and h2 rows skipped\n');
+  }
+  process.stdout.write(`\nedge protocols (h2 rows: mean latency in the p50 column)\n`);
+  for (const r of edge) {
+    process.stdout.write(`${r.name.padEnd(28)}${fmt(r.rps, 0).padStart(10)}${fmt(r.p50).padStart(10)}${fmt(r.p99).padStart(10)}${fmt(r.rps / wharfPlain.rps).padStart(10)}x vs wharf http\n`);
+  }
+  process.stdout.write(`TLS cost: wharf HTTPS throughput is ${fmt(httpsRow.rps / wharfPlain.rps)}x its plain-HTTP throughput\n`);
 
   // The machine is shared: interleave direct and wharf rounds and keep each one's median, so one noisy second does
   // not decide the result.
