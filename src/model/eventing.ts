@@ -28,6 +28,7 @@ export const DEFAULT_BROKER_CLASS = 'wharf';
  */
 export const EVENTING_CONFIG_KEYS: { key: string; default: string; doc: string }[] = [
   { key: 'broker-class', default: DEFAULT_BROKER_CLASS, doc: 'Broker class served by wharf (a Broker without a class annotation is served too).' },
+  { key: 'broker-ingress-namespace', default: 'wharf-system', doc: 'Namespace of the wharf-broker-ingress Service: brokers are also served at wharf-broker-ingress.<ns>.svc.<cluster-domain>, the address wharf writes into Broker status in a cluster.' },
   { key: 'broker-external-host', default: '', doc: 'Also expose the broker ingress on the external plane at this host (for bare-metal producers); empty = internal only.' },
   { key: 'broker-max-event-bytes', default: '1048576', doc: 'Largest accepted event body; larger gets 413 (wharf extension; Knative sets no limit).' },
   { key: 'broker-ttl', default: '255', doc: 'Default knativebrokerttl (Knative MAX_TTL): hops an event may take through replies.' },
@@ -44,6 +45,8 @@ registerConfigKeys(EVENTING_CONFIG_KEYS.map((k) => ({ configMap: 'config-wharf',
 export interface EventingConfig {
   brokerClass: string;
   externalHost: string | null;
+  /** `wharf-broker-ingress.<ns>`: the in-cluster Service name of wharf's broker ingress (Broker status address). */
+  gatewayIngressName: string;
   maxEventBytes: number;
   ttl: number;
   segmentBytes: number;
@@ -149,6 +152,8 @@ export interface EventingModel {
 }
 
 export const BROKER_INGRESS_NAME = 'broker-ingress.knative-eventing';
+/** The Service wharf's cluster manifests put in front of the broker ingress (docker/kubernetes). */
+export const GATEWAY_BROKER_INGRESS = 'wharf-broker-ingress';
 
 // ---------------------------------------------------------------- durations
 
@@ -213,9 +218,12 @@ export function parseEventingConfig(config: ClusterConfig, problems: Problem[]):
   if (policy !== 'linear' && policy !== 'exponential') bad('broker-default-backoff-policy', 'must be linear or exponential');
   const backoffMaxMs = dur('broker-backoff-max', null);
   const defaultTimeoutMs = dur('broker-delivery-timeout', 60_000)!;
+  const ingressNs = get('broker-ingress-namespace') ?? 'wharf-system';
+  if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(ingressNs)) bad('broker-ingress-namespace', `"${ingressNs}" is not a namespace name`);
   return {
     brokerClass: get('broker-class') ?? DEFAULT_BROKER_CLASS,
     externalHost,
+    gatewayIngressName: `${GATEWAY_BROKER_INGRESS}.${ingressNs}`,
     maxEventBytes: int('broker-max-event-bytes', 1 << 20, 1024),
     ttl: int('broker-ttl', 255, 1),
     segmentBytes: int('broker-segment-bytes', 16 << 20, 4096),
@@ -245,6 +253,8 @@ interface Ctx {
   channels: Map<string, ChannelModel>;
   /** Brokers of another class: triggers on them are not ours. */
   foreignBrokers: Set<string>;
+  /** See EventingConfig.gatewayIngressName. */
+  gatewayIngressName?: string;
 }
 
 const brokerAddress = (cd: string, ns: string, name: string): string => `http://${BROKER_INGRESS_NAME}.svc.${cd}/${ns}/${name}`;
@@ -255,7 +265,7 @@ function err(ctx: Ctx, o: KObject, field: string | undefined, message: string, s
 }
 
 /** Resolve a duck Destination ({ref, uri}) in namespace `ns`. Returns null (with a problem) when it cannot. */
-export function resolveDestination(dest: unknown, ns: string, ctx: Pick<Ctx, 'clusterDomain' | 'brokers' | 'channels'>, onError: (msg: string) => void): Destination | null {
+export function resolveDestination(dest: unknown, ns: string, ctx: Pick<Ctx, 'clusterDomain' | 'brokers' | 'channels' | 'gatewayIngressName'>, onError: (msg: string) => void): Destination | null {
   if (dest === null || typeof dest !== 'object') {
     onError('must have ref or uri');
     return null;
@@ -323,7 +333,7 @@ export function resolveDestination(dest: unknown, ns: string, ctx: Pick<Ctx, 'cl
   }
   // A URI that names a broker or channel wharf serves is appended in-process (no network hop).
   const host = u.hostname.toLowerCase();
-  if (host.startsWith(BROKER_INGRESS_NAME)) {
+  if (host.startsWith(BROKER_INGRESS_NAME) || host.startsWith((ctx.gatewayIngressName ?? '\0'))) {
     const parts = u.pathname.split('/').filter(Boolean);
     if (parts.length === 2 && ctx.brokers.has(`${parts[0]}/${parts[1]}`)) {
       const key = `${parts[0]}/${parts[1]}`;
@@ -424,7 +434,7 @@ export function compileEventing(objects: readonly KObject[], config: ClusterConf
   const problems: Problem[] = [];
   const ecfg = parseEventingConfig(config, problems);
   const cd = config.clusterDomain;
-  const ctx: Ctx = { config: ecfg, clusterDomain: cd, problems, brokers: new Map(), channels: new Map(), foreignBrokers: new Set() };
+  const ctx: Ctx = { config: ecfg, clusterDomain: cd, problems, brokers: new Map(), channels: new Map(), foreignBrokers: new Set(), gatewayIngressName: ecfg.gatewayIngressName };
   const byKind = (g: string, kinds: string[]): KObject[] =>
     objects.filter((o) => groupOf(o.apiVersion) === g && kinds.includes(o.kind)).sort((a, b) => keyOf(a.metadata).localeCompare(keyOf(b.metadata)));
   const nsOf = (o: KObject): string => o.metadata.namespace || 'default';
@@ -642,7 +652,11 @@ export function compileEventing(objects: readonly KObject[], config: ClusterConf
 
   const builtins: BuiltinHost[] = [];
   if (ctx.brokers.size > 0) {
-    for (const h of expandedHosts([`${BROKER_INGRESS_NAME}.svc.${cd}`], cd)) builtins.push({ host: h, visibility: 'ClusterLocal', handler: BROKER_HANDLER });
+    // Knative's broker-ingress name (what standalone users and existing sinks use) and wharf's own Service name in a
+    // cluster (what wharf writes into Broker status) both reach the same ingress.
+    for (const name of [BROKER_INGRESS_NAME, ecfg.gatewayIngressName]) {
+      for (const h of expandedHosts([`${name}.svc.${cd}`], cd)) builtins.push({ host: h, visibility: 'ClusterLocal', handler: BROKER_HANDLER });
+    }
     if (ecfg.externalHost) builtins.push({ host: ecfg.externalHost, visibility: 'ExternalIP', handler: BROKER_HANDLER });
   }
   for (const h of [...channelHosts.keys()].sort()) builtins.push({ host: h, visibility: 'ClusterLocal', handler: CHANNEL_HANDLER });

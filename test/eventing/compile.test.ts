@@ -16,6 +16,9 @@ describe('compileEventing', () => {
       { host: 'broker-ingress.knative-eventing', visibility: 'ClusterLocal', handler: BROKER_HANDLER },
       { host: 'broker-ingress.knative-eventing.svc', visibility: 'ClusterLocal', handler: BROKER_HANDLER },
       { host: 'broker-ingress.knative-eventing.svc.cluster.local', visibility: 'ClusterLocal', handler: BROKER_HANDLER },
+      { host: 'wharf-broker-ingress.wharf-system', visibility: 'ClusterLocal', handler: BROKER_HANDLER },
+      { host: 'wharf-broker-ingress.wharf-system.svc', visibility: 'ClusterLocal', handler: BROKER_HANDLER },
+      { host: 'wharf-broker-ingress.wharf-system.svc.cluster.local', visibility: 'ClusterLocal', handler: BROKER_HANDLER },
       { host: 'orders-kn-channel.shop', visibility: 'ClusterLocal', handler: CHANNEL_HANDLER },
       { host: 'orders-kn-channel.shop.svc', visibility: 'ClusterLocal', handler: CHANNEL_HANDLER },
       { host: 'orders-kn-channel.shop.svc.cluster.local', visibility: 'ClusterLocal', handler: CHANNEL_HANDLER },
@@ -24,6 +27,10 @@ describe('compileEventing', () => {
     const ext = compileEventing([broker('default')], cfg({ 'broker-external-host': 'Events.Example.com' }));
     expect(ext.builtins).toContainEqual({ host: 'events.example.com', visibility: 'ExternalIP', handler: BROKER_HANDLER });
     expect(ext.model.brokers.get('default/default')!.externalAddress).toBe('http://events.example.com/default/default');
+    // In a cluster, Broker status names wharf's own Service in the gateway's namespace.
+    const ns = compileEventing([broker('default')], cfg({ 'broker-ingress-namespace': 'edge' }));
+    expect(ns.builtins).toContainEqual({ host: 'wharf-broker-ingress.edge.svc.cluster.local', visibility: 'ClusterLocal', handler: BROKER_HANDLER });
+    expect(ns.builtins.some((b) => b.host.startsWith('wharf-broker-ingress.wharf-system'))).toBe(false);
   });
 
   it('serves brokers of its class or without a class; triggers on other classes are ignored', () => {

@@ -82,6 +82,9 @@ export function translate(objs: ClusterObjects, opts: TranslateOptions): Transla
   for (const cm of objs.configMaps) {
     if ((CONFIG_MAPS as readonly string[]).includes(cm.metadata.name)) d.configMaps[cm.metadata.name] = { ...(cm.data ?? {}) };
   }
+  // Broker status names wharf-broker-ingress.<wharf's namespace>; serve that host unless config-wharf says otherwise.
+  const wharfCm = (d.configMaps['config-wharf'] ??= {});
+  if (!wharfCm['broker-ingress-namespace']) wharfCm['broker-ingress-namespace'] = opts.ownNamespace;
   const defaults = d.configMaps['config-defaults'] ?? {};
 
   // Endpoint slices by owning Service.

@@ -34,9 +34,8 @@ describe('Brokers from the cluster', () => {
     expect(st('Trigger', 'all').subscriberUri).toBe(sink.url);
     expect(st('Trigger', 'all').conditions.find((c: any) => c.type === 'Ready').status).toBe('True');
 
-    // Send to the broker at the address the compiled eventing model serves it on (the internal plane).
-    const model = wharf.replicas[0].runtime.snapshot()!.eventing as { brokers: Map<string, { address: string }> };
-    const addr = new URL(model.brokers.get('default/default')!.address);
+    // Send to the broker at the address its status advertises (wharf-broker-ingress.<wharf ns>), on the internal plane.
+    const addr = new URL(st('Broker', 'default').address.url);
     const r = await request(`http://127.0.0.1:${wharf.internal}${addr.pathname}`, {
       method: 'POST',
       headers: { host: addr.host, 'ce-specversion': '1.0', 'ce-id': 'k8s-1', 'ce-source': '/test', 'ce-type': 'demo.event', 'content-type': 'text/plain' },
