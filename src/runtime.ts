@@ -18,6 +18,7 @@ import { AdminServer, type DebugProvider } from './admin/server.js';
 import { routesJSON } from './admin/routes-view.js';
 import { child } from './observability/logger.js';
 import { BackendsImpl } from './backends/index.js';
+import { Pool } from 'undici';
 import { revisionsDebug } from './scaling/revisions-debug.js';
 
 const log = child('runtime');
@@ -82,6 +83,12 @@ export class Runtime {
 
   constructor(private readonly opts: RuntimeOptions) {
     this.dataPlane = new DataPlane({ snapshot: () => this.current, backends: opts.backends, handlers: this.handlers });
+    // Probes of local processes share the forwarder's pools: the first request reuses the probe's connection.
+    const pools = this.dataPlane.pools;
+    opts.backends.useDispatchers?.((origin, protocol) => {
+      const p = protocol === 'http1' ? pools.get(origin, protocol) : null;
+      return p instanceof Pool ? p : null; // h2c sessions probe on their own connection
+    });
     this.admin = new AdminServer({ ready: () => this.current !== null, draining: () => this.draining });
     this.admin.registerDebug('/debug/routes', () => routesJSON(this.current));
     this.tls = opts.tls ?? null;

@@ -3,6 +3,7 @@
 // created, changed specs are updated in place (the queue survives a reload), removed keys are drained and stopped.
 import { hostname as osHostname } from 'node:os';
 import type { Logger } from 'pino';
+import type { Dispatcher } from 'undici';
 import type { BackendSpec } from '../model/snapshot.js';
 import type { Backends, Target } from './types.js';
 import { child } from '../observability/logger.js';
@@ -83,6 +84,7 @@ export class BackendsImpl implements Backends, ThrottlerGaugeSource {
   readonly kpa: KpaScaler | null;
   readonly statClient: AutoscalerStatClient | null;
   private readonly scaler: ProcessScaler | null;
+  private dispatchers: ((origin: string, protocol: 'http1' | 'h2c') => Dispatcher | null) | null = null;
 
   constructor(private readonly opts: BackendsOptions = {}) {
     this.log = opts.logger ?? child('backends');
@@ -126,6 +128,10 @@ export class BackendsImpl implements Backends, ThrottlerGaugeSource {
       else this.log.warn(`config-wharf activator-queue-max-bytes: "${w['activator-queue-max-bytes']}" is not an integer ≥ 0; ignored`);
     }
     this.setQueueLimits(lim);
+  }
+
+  useDispatchers(get: (origin: string, protocol: 'http1' | 'h2c') => Dispatcher | null): void {
+    this.dispatchers = get;
   }
 
   sync(specs: ReadonlyMap<string, BackendSpec>): void {
@@ -221,6 +227,7 @@ export class BackendsImpl implements Backends, ThrottlerGaugeSource {
           logger: this.log,
           killGraceMs: this.opts.killGraceMs,
           drainTimeoutMs: this.opts.drainTimeoutMs,
+          dispatcher: (origin, protocol) => this.dispatchers?.(origin, protocol) ?? null,
         });
         if (this.scaler) this.scaler.attach(throttler, pool);
         else pool.setScale(1);

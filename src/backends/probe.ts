@@ -3,6 +3,7 @@
 // released within a few tens of milliseconds of the backend answering.
 import http from 'node:http';
 import net from 'node:net';
+import type { Dispatcher } from 'undici';
 import type { ReadinessCheck } from '../model/desired.js';
 
 export const PROBE_TIMEOUT_MS = 1000;
@@ -12,12 +13,47 @@ export interface ProbeTarget {
   port: number;
 }
 
-export function probeOnce(target: ProbeTarget, check: ReadinessCheck, timeoutMs = PROBE_TIMEOUT_MS): Promise<boolean> {
+/**
+ * One probe. With `via` (the forwarder's keep-alive pool for this origin), an HTTP probe goes through it, so the
+ * connection that answered the probe is the warm one the first real request reuses (as Knative's activator shares
+ * one transport between probing and proxying).
+ */
+export function probeOnce(target: ProbeTarget, check: ReadinessCheck, timeoutMs = PROBE_TIMEOUT_MS, via?: Dispatcher | null): Promise<boolean> {
   if (check.kind === 'tcp') return probeTcp(target, timeoutMs);
+  if (via) {
+    return check.kind === 'queue'
+      ? probeVia(via, '/healthz', timeoutMs, { 'k-network-probe': 'queue', 'user-agent': 'Knative-Activator-Probe' }, 'queue')
+      : probeVia(via, check.path || '/', timeoutMs, { 'user-agent': 'kube-probe/wharf' }, null);
+  }
   if (check.kind === 'queue') {
     return probeHttp(target, '/healthz', timeoutMs, { 'k-network-probe': 'queue', 'user-agent': 'Knative-Activator-Probe' }, 'queue');
   }
   return probeHttp(target, check.path || '/', timeoutMs, { 'user-agent': 'kube-probe/wharf' }, null);
+}
+
+async function probeVia(via: Dispatcher, path: string, timeoutMs: number, headers: Record<string, string>, wantBody: string | null): Promise<boolean> {
+  try {
+    const res = await via.request({
+      path: path.startsWith('/') ? path : `/${path}`,
+      method: 'GET',
+      headers,
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    const status = res.statusCode;
+    let ok: boolean;
+    if (wantBody === null) {
+      await res.body.dump();
+      ok = status >= 200 && status < 400;
+    } else {
+      ok = status === 200 && (await res.body.text()).trim() === wantBody;
+    }
+    // The body has ended, but the pool frees the connection a tick later; report after that, so the request this
+    // readiness releases finds the socket idle instead of opening a second one.
+    await new Promise((r) => setImmediate(r));
+    return ok;
+  } catch {
+    return false;
+  }
 }
 
 function probeTcp(target: ProbeTarget, timeoutMs: number): Promise<boolean> {
@@ -101,6 +137,8 @@ export class ProbeLoop {
     private readonly initialMs = 25,
     private readonly maxMs = 250,
     private readonly fastForMs = 0,
+    /** Probe through this dispatcher (HTTP checks), see probeOnce. */
+    private readonly via: (() => Dispatcher | null) | null = null,
   ) {
     this.interval = initialMs;
   }
@@ -129,7 +167,7 @@ export class ProbeLoop {
   private async attempt(): Promise<void> {
     if (this.stopped || this.inFlight) return;
     this.inFlight = true;
-    const ok = await probeOnce(this.target, this.check, Math.max(300, this.interval * 4));
+    const ok = await probeOnce(this.target, this.check, Math.max(300, this.interval * 4), this.via?.());
     this.inFlight = false;
     if (this.stopped) return;
     if (ok) {

@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import readline from 'node:readline';
 import type { Logger } from 'pino';
+import type { Dispatcher } from 'undici';
 import type { BackendSpec } from '../model/snapshot.js';
 import type { ProcessSpec, ReadinessCheck } from '../model/desired.js';
 import { BackendEndpoint, type EndpointOwner } from './endpoint.js';
@@ -26,6 +27,8 @@ export interface ProcessRunnerOptions {
   drainTimeoutMs?: number;
   restartInitialMs?: number;
   restartMaxMs?: number;
+  /** The forwarder's dispatcher for an origin: HTTP readiness probes go through it (the first request reuses the probe's connection). */
+  dispatcher?: (origin: string, protocol: 'http1' | 'h2c') => Dispatcher | null;
 }
 
 /** Process groups still alive, killed synchronously if wharf itself exits. */
@@ -171,7 +174,9 @@ export class ProcessInstance implements EndpointOwner {
     // Probe a starting process every 10 ms for its first 5 s, then back off to 50 ms (connection refused costs
     // next to nothing), and at once whenever it writes a line: a buffered request is released within ~10 ms of
     // readiness, which is wharf's share of a cold start.
-    this.probe = new ProbeLoop({ host: '127.0.0.1', port: this.port }, check, () => this.onReady(), 10, 50, 5000);
+    const via = this.pool.opts.dispatcher;
+    const ep = this.endpoint;
+    this.probe = new ProbeLoop({ host: '127.0.0.1', port: this.port }, check, () => this.onReady(), 10, 50, 5000, via && ep ? () => via(ep.origin, ep.protocol) : null);
     this.probe.start();
   }
 

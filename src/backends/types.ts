@@ -3,6 +3,7 @@
 // Callbacks are methods on objects the caller already has (the request context), never per-request closures.
 import type { BackendSpec } from '../model/snapshot.js';
 import type { ClusterConfig } from '../model/config.js';
+import type { Dispatcher } from 'undici';
 
 export interface Endpoint {
   /** e.g. "http://127.0.0.1:40123" */
@@ -57,6 +58,11 @@ export interface Backends {
    * The runtime calls it with each new snapshot's config, just before sync(). Optional for test doubles.
    */
   configure?(config: ClusterConfig): void;
+  /**
+   * The data plane's upstream dispatchers (one keep-alive pool per origin). Readiness probes of local processes go
+   * through them so the first request reuses the probe's warm connection. Called once by the runtime; optional.
+   */
+  useDispatchers?(get: (origin: string, protocol: 'http1' | 'h2c') => Dispatcher | null): void;
   sync(specs: ReadonlyMap<string, BackendSpec>): void;
   get(key: string): Target | undefined;
   close(): Promise<void>;

@@ -14,10 +14,13 @@ import type { RevisionDebug } from '../../src/scaling/revisions-debug.js';
 // A revision process: listens on $PORT after $START_DELAY_MS, echoes the request headers, tracks how many requests
 // it has in flight at once (so the test checks containerConcurrency from the backend's side).
 const APP = `import http from 'node:http';
-let inFlight = 0, maxInFlight = 0;
+let inFlight = 0, maxInFlight = 0, lastProbePort = 0;
 const srv = http.createServer((req, res) => {
   const url = new URL(req.url, 'http://x');
-  if (url.pathname === '/healthz') return res.end('ok');
+  if (url.pathname === '/healthz') {
+    lastProbePort = req.socket.remotePort;
+    return res.end('ok');
+  }
   if (url.pathname === '/stats') return res.end(JSON.stringify({ maxInFlight, inFlight }));
   inFlight++;
   if (inFlight > maxInFlight) maxInFlight = inFlight;
@@ -25,7 +28,7 @@ const srv = http.createServer((req, res) => {
   req.on('end', () => setTimeout(() => {
     inFlight--;
     res.setHeader('content-type', 'application/json');
-    res.end(JSON.stringify({ pid: process.pid, headers: req.headers }));
+    res.end(JSON.stringify({ pid: process.pid, headers: req.headers, remotePort: req.socket.remotePort, lastProbePort }));
   }, Number(url.searchParams.get('sleep') || 0)));
 });
 setTimeout(() => srv.listen(Number(process.env.PORT), '127.0.0.1'), Number(process.env.START_DELAY_MS || 0));
@@ -129,6 +132,9 @@ describe('activator through the runtime', () => {
     const body = JSON.parse(r.body);
     // Knative's activator marks what it proxies, so a queue-proxy does not count it twice.
     expect(body.headers['k-proxy-request']).toBe('activator');
+    // The readiness probe went through the forwarder's pool: the first request rides the probe's warm connection.
+    expect(body.lastProbePort).toBeGreaterThan(0);
+    expect(body.remotePort).toBe(body.lastProbePort);
     const after = await revision('zero');
     expect(after.actualScale).toBe(1);
     expect(after.queueDepth).toBe(0);
