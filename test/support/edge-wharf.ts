@@ -22,7 +22,10 @@ export interface EdgeWharf {
   stop(): Promise<void>;
 }
 
-export async function startEdgeWharf(dir: string, opts: { dataDir?: string; manager?: TlsRuntimeOptions['manager'] } = {}): Promise<EdgeWharf> {
+export async function startEdgeWharf(
+  dir: string,
+  opts: { dataDir?: string; manager?: TlsRuntimeOptions['manager']; ports?: { external?: number; https?: number } } = {},
+): Promise<EdgeWharf> {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'wharf-data-'));
   let runtime: Runtime | null = null;
   const source = new ManifestSource({ dir, dataDir, debounceMs: 50, onError: (p) => runtime?.rejected(p) });
@@ -32,9 +35,9 @@ export async function startEdgeWharf(dir: string, opts: { dataDir?: string; mana
     source,
     backends: createBackends({ dataDir, drainTimeoutMs: 2000 }),
     compile,
-    external: local,
+    external: { ...local, port: opts.ports?.external ?? 0 },
     internal: local,
-    https: local,
+    https: { ...local, port: opts.ports?.https ?? 0 },
     internalHttps: local,
     admin: local,
     tls,
