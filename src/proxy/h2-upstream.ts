@@ -37,8 +37,10 @@ function onData(this: http2.ClientHttp2Stream, chunk: Buffer): void {
 function onTrailers(this: http2.ClientHttp2Stream, trailers: http2.IncomingHttpHeaders): void {
   (this as unknown as Record<symbol, H2Call>)[kCall].trailers = trailers;
 }
-function onStreamError(this: http2.ClientHttp2Stream, err: Error): void {
-  (this as unknown as Record<symbol, H2Call>)[kCall].fail(err);
+function onStreamError(this: http2.ClientHttp2Stream, err: Error & { code?: string; cause?: unknown }): void {
+  // A session that failed (e.g. connection refused) cancels its streams; the session's error says why.
+  const cause = err.code === 'ERR_HTTP2_STREAM_CANCEL' ? (err.cause as (Error & { code?: string }) | undefined) : undefined;
+  (this as unknown as Record<symbol, H2Call>)[kCall].fail(cause?.code !== undefined ? cause : err);
 }
 function onClose(this: http2.ClientHttp2Stream): void {
   (this as unknown as Record<symbol, H2Call>)[kCall].onClose();

@@ -93,6 +93,8 @@ function onH2Session(this: http2.Http2Server | http2.Http2SecureServer, session:
   // The session-level window must grow too, or all streams share the 64 KiB default.
   session.once('localSettings', () => session.setLocalWindowSize(H2_SESSION_WINDOW));
   session.on('error', () => session.destroy());
+  // Like HTTP/1.1 keep-alive: a session with no frames for this long gets a GOAWAY (open streams still finish).
+  session.setTimeout(SERVER_SETTINGS.keepAliveTimeout, () => session.close());
 }
 
 /** An HTTP/2 server (cleartext or TLS) with wharf's settings and quiet session errors. */

@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
-import { startBackend, get, echoed, raw, type Backend } from '../support/http.js';
+import { startBackend, get, echoed, raw, deadPort, type Backend } from '../support/http.js';
 import { startWharfWith, type TestWharf } from '../support/wharf.js';
 import { fixtureSnapshot } from '../support/snapshot.js';
 
@@ -72,16 +72,19 @@ beforeAll(async () => {
   });
   await new Promise<void>((r) => h2back.listen(0, '127.0.0.1', r));
   h2port = (h2back.address() as AddressInfo).port;
+  const dead = await deadPort();
   w = await startWharfWith(
     fixtureSnapshot({
       hosts: [
         { hosts: ['web.example.com'], routes: [{ splits: [{ backend: 'web', percent: 100 }] }] },
         { hosts: ['grpc.example.com'], routes: [{ splits: [{ backend: 'up2', percent: 100 }] }] },
+        { hosts: ['dead.example.com'], routes: [{ splits: [{ backend: 'dead2', percent: 100 }] }] },
         { hosts: ['local.svc.cluster.local'], visibility: 'internal', routes: [{ splits: [{ backend: 'web', percent: 100 }] }] },
       ],
       backends: [
         { key: 'web', urls: [h1.origin] },
         { key: 'up2', urls: [`http://127.0.0.1:${h2port}`], protocol: 'h2c' },
+        { key: 'dead2', urls: [`http://127.0.0.1:${dead}`], protocol: 'h2c' },
       ],
       config: { accessLog: false },
     }),
@@ -175,5 +178,28 @@ describe('h2c upstream', () => {
     // gRPC needs both: te: trailers survives hop-by-hop stripping, grpc-timeout is an ordinary header.
     expect(last.te).toBe('trailers');
     expect(last['grpc-timeout']).toBe('5S');
+  });
+
+  it('502 when the h2c backend refuses connections, over h1 and h2', async () => {
+    const a = await get(w.external, 'dead.example.com', '/');
+    expect(a.status).toBe(502);
+    expect(a.body).toMatch(/could not connect/);
+    expect((await h2get(w.external, 'dead.example.com', '/')).status).toBe(502);
+  });
+
+  it('streams a request body to the h2c backend while the response is already flowing (full duplex)', async () => {
+    const session = http2.connect(`http://127.0.0.1:${w.external}`);
+    try {
+      const st = session.request({ ':method': 'POST', ':path': '/duplex', ':authority': 'grpc.example.com' });
+      st.write('first ');
+      await new Promise((r) => setTimeout(r, 30));
+      st.end('second');
+      const chunks: Buffer[] = [];
+      st.on('data', (c: Buffer) => chunks.push(c));
+      await new Promise<void>((r) => st.on('end', () => r()));
+      expect(JSON.parse(Buffer.concat(chunks).toString()).body).toBe('first second');
+    } finally {
+      session.close();
+    }
   });
 });
