@@ -8,6 +8,8 @@ import '../../src/model/eventing.js';
 import '../../src/tls/config.js';
 import '../../src/backends/index.js';
 import '../../src/proxy/dataplane.js';
+import '../../src/proxy/websocket.js';
+import '../../src/tls/tls-runtime.js';
 
 const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
 
