@@ -113,6 +113,8 @@ export class PlaneServer extends http.Server {
   readonly h2: http2.Http2Server;
   private readonly h1Connection: (socket: Socket) => void;
   private readonly sessions = new Set<http2.ServerHttp2Session>();
+  /** Connections whose first bytes have not arrived yet: idle by definition, closed first on drain. */
+  private readonly sniffing = new Set<Socket>();
 
   constructor(dp: DataPlane, info: ListenerInfo) {
     super({ ...SERVER_SETTINGS }, dp.listener(info));
@@ -136,7 +138,11 @@ export class PlaneServer extends http.Server {
 
   private sniff(socket: Socket): void {
     let buf: Buffer | null = null;
+    const sniffing = this.sniffing;
+    sniffing.add(socket);
     const done = (h2: boolean) => {
+      sniffing.delete(socket);
+      socket.off('close', onClose);
       socket.off('data', onData);
       socket.off('error', onError);
       socket.off('timeout', onTimeout);
@@ -159,11 +165,13 @@ export class PlaneServer extends http.Server {
       // else: a prefix of the preface so far; wait for more bytes.
     };
     const onError = () => socket.destroy();
+    const onClose = () => sniffing.delete(socket);
     // A connection that sends nothing is held no longer than a slow client's headers would be.
     const onTimeout = () => socket.destroy();
     socket.on('data', onData);
     socket.on('error', onError);
     socket.on('timeout', onTimeout);
+    socket.on('close', onClose);
     socket.setTimeout(SERVER_SETTINGS.headersTimeout);
     socket.setNoDelay(true);
   }
@@ -171,11 +179,13 @@ export class PlaneServer extends http.Server {
   /** Drain: h1 idle connections close now; h2 sessions get a GOAWAY and close once their streams finish. */
   override closeIdleConnections(): void {
     super.closeIdleConnections();
+    for (const s of this.sniffing) s.destroy();
     for (const s of this.sessions) s.close();
   }
 
   override closeAllConnections(): void {
     super.closeAllConnections();
+    for (const s of this.sniffing) s.destroy();
     for (const s of this.sessions) s.destroy();
   }
 }
