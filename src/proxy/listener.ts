@@ -115,6 +115,8 @@ export class PlaneServer extends http.Server {
   private readonly sessions = new Set<http2.ServerHttp2Session>();
   /** Connections whose first bytes have not arrived yet: idle by definition, closed first on drain. */
   private readonly sniffing = new Set<Socket>();
+  /** Upgraded (WebSocket) connections: Node no longer tracks them as HTTP connections, so drain cuts them here. */
+  private readonly upgraded = new Set<Socket>();
 
   constructor(dp: DataPlane, info: ListenerInfo) {
     super({ ...SERVER_SETTINGS }, dp.listener(info));
@@ -122,7 +124,11 @@ export class PlaneServer extends http.Server {
     this.requestTimeout = SERVER_SETTINGS.requestTimeout;
     this.keepAliveTimeout = SERVER_SETTINGS.keepAliveTimeout;
     this.on('clientError', onClientError);
-    this.on('upgrade', (req: http.IncomingMessage, socket: Socket, head: Buffer) => proxyUpgrade(dp, req, socket, head, info));
+    this.on('upgrade', (req: http.IncomingMessage, socket: Socket, head: Buffer) => {
+      this.upgraded.add(socket);
+      socket.once('close', () => this.upgraded.delete(socket));
+      proxyUpgrade(dp, req, socket, head, info);
+    });
     this.h2 = http2.createServer({ settings: H2_SETTINGS, maxSessionMemory: H2_MAX_SESSION_MEMORY }, dp.listener(info) as never);
     configureH2(this.h2);
     this.h2.on('session', (s: http2.ServerHttp2Session) => {
@@ -186,6 +192,7 @@ export class PlaneServer extends http.Server {
   override closeAllConnections(): void {
     super.closeAllConnections();
     for (const s of this.sniffing) s.destroy();
+    for (const s of this.upgraded) s.destroy();
     for (const s of this.sessions) s.destroy();
   }
 }

@@ -94,3 +94,25 @@ describe('upgrade path', () => {
     expect((await raw(w.external, upgradeReq('nope.example.com'))).status).toBe(404);
   });
 });
+
+describe('drain with an open WebSocket', () => {
+  it('cuts the tunnel at the drain timeout instead of waiting for it to end', async () => {
+    const w2 = await startWharfWith(
+      fixtureSnapshot({
+        hosts: [{ hosts: ['ws.example.com'], routes: [{ splits: [{ backend: 'ws', percent: 100 }] }] }],
+        backends: [{ key: 'ws', urls: [`http://127.0.0.1:${(wss.address() as AddressInfo).port}`] }],
+        config: { accessLog: false },
+      }),
+      { drainTimeoutMs: 300 },
+    );
+    const ws = new WebSocket(`ws://127.0.0.1:${w2.external}/`, { headers: { host: 'ws.example.com' } });
+    await new Promise<void>((r, j) => {
+      ws.once('open', () => r());
+      ws.once('error', j);
+    });
+    const closed = new Promise<void>((r) => ws.once('close', () => r()));
+    await w2.runtime.drain();
+    await closed;
+    expect(ws.readyState).toBe(WebSocket.CLOSED);
+  });
+});
