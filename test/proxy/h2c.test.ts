@@ -37,6 +37,7 @@ async function h2get(port: number, authority: string, path = '/', extra: http2.O
 }
 
 let h1: Backend;
+let bigSent = 0;
 let h2back: http2.Http2Server;
 let h2port = 0;
 let w: TestWharf;
@@ -48,6 +49,21 @@ beforeAll(async () => {
       // Connection-specific headers a backend may send on HTTP/1.1: illegal on an h2 response.
       res.writeHead(200, { connection: 'keep-alive', 'keep-alive': 'timeout=5', 'x-backend': 'h1' });
       res.end('ok');
+      return;
+    }
+    if (req.url === '/big') {
+      // 64 MB, written with backpressure; bigSent shows how far the backend got.
+      bigSent = 0;
+      const chunk = Buffer.alloc(64 * 1024, 0x62);
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': 64 * 1024 * 1024 });
+      const pump = (): void => {
+        while (bigSent < 64 * 1024 * 1024) {
+          bigSent += chunk.length;
+          if (!res.write(chunk)) return void res.once('drain', pump);
+        }
+        res.end();
+      };
+      pump();
       return;
     }
     if (req.url === '/trailers') {
@@ -133,6 +149,24 @@ describe('h1 and h2c on one port', () => {
     expect(b.headers.connection).toBeUndefined();
     expect(b.headers['keep-alive']).toBeUndefined();
     expect(b.headers['x-backend']).toBe('h1');
+  });
+
+  it('an h2 client that stops reading stops the backend (flow control becomes backpressure)', async () => {
+    const session = http2.connect(`http://127.0.0.1:${w.external}`);
+    try {
+      const st = session.request({ ':path': '/big', ':authority': 'web.example.com' });
+      st.pause();
+      await new Promise((r) => setTimeout(r, 600));
+      // Windows (1 MiB stream, 8 MiB session) plus socket buffers, not the 64 MB body.
+      expect(bigSent).toBeLessThan(24 * 1024 * 1024);
+      let n = 0;
+      st.on('data', (c: Buffer) => (n += c.length));
+      st.resume();
+      await new Promise<void>((r) => st.on('end', () => r()));
+      expect(n).toBe(64 * 1024 * 1024);
+    } finally {
+      session.close();
+    }
   });
 
   it('forwards response trailers to h2 clients', async () => {
