@@ -24,6 +24,7 @@ const WARM_ROUNDS = Number(process.env.BENCH_ACTIVATOR_ROUNDS ?? 3);
 const COLD_SAMPLES = Number(process.env.BENCH_COLD_SAMPLES ?? 5);
 const BP_SECONDS = Number(process.env.BENCH_BACKPRESSURE_SECONDS ?? 60);
 const BP_RATE = Number(process.env.BENCH_BACKPRESSURE_RATE ?? 200);
+// BENCH_ACCESS_LOG=0 turns wharf's access log off (config-wharf access-log), to see its share of the overhead.
 
 const children: ChildProcess[] = [];
 const cleanup = (): void => {
@@ -77,7 +78,7 @@ apiVersion: v1
 kind: ConfigMap
 metadata: { name: config-autoscaler, namespace: knative-serving }
 data: { allow-zero-initial-scale: "true", scale-to-zero-grace-period: "600s", stable-window: "600s" }
-`,
+${process.env.BENCH_ACCESS_LOG === '0' ? '---\napiVersion: v1\nkind: ConfigMap\nmetadata: { name: config-wharf, namespace: knative-serving }\ndata: { access-log: "false" }\n' : ''}`,
   );
   // One warm instance, never scaled (the comparison is the same process direct vs through wharf).
   writeFileSync(join(dir, 'warm.yaml'), service('warm', { 'min-scale': '1', 'max-scale': '1', 'initial-scale': '1' }, 0));
@@ -267,7 +268,15 @@ async function main(): Promise<void> {
   await keep.close();
   process.stdout.write(`  first request on a new connection vs a reused one (loopback, median): ${f(median(fresh) - median(reused), 3)} ms more\n`);
 
-  // 3. backpressure
+  // 3. backpressure (BENCH_BACKPRESSURE_SECONDS=0 skips it)
+  if (BP_SECONDS > 0) await backpressure(wharf, admin, origin);
+
+  wharf.kill('SIGTERM');
+  await new Promise((r) => wharf.once('exit', r));
+  rmSync(work, { recursive: true, force: true });
+}
+
+async function backpressure(wharf: ChildProcess, admin: number, origin: string): Promise<void> {
   process.stdout.write(`\nbackpressure: cc=1, max-scale 1, ?sleep=1000, timeoutSeconds 10, ${BP_RATE} req/s for ${BP_SECONDS}s (queue bound: config-wharf activator-queue-max-requests, default 1000)\n`);
   const rss: number[] = [];
   const sampler = setInterval(() => rss.push(rssMb(wharf.pid!)), 1000);
@@ -289,10 +298,6 @@ async function main(): Promise<void> {
       `  wharf RSS: before ${f(rssBefore, 1)} MB, peak ${f(Math.max(...rss), 1)} MB, middle third ${f(midRss, 1)} MB, last third ${f(endRss, 1)} MB ` +
       `(${Math.abs(endRss - midRss) <= Math.max(5, midRss * 0.1) ? 'flat' : 'GROWING'})\n`,
   );
-
-  wharf.kill('SIGTERM');
-  await new Promise((r) => wharf.once('exit', r));
-  rmSync(work, { recursive: true, force: true });
 }
 
 main().then(
