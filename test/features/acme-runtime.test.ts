@@ -11,29 +11,26 @@ import { startEdgeWharf, type EdgeWharf } from '../support/edge-wharf.js';
 import { startPebble, freePort, type Pebble } from '../support/pebble.js';
 
 const HOST = 'hello.default.example.test';
+const ALPN_HOST = 'alpn.default.example.test';
 let app: Backend;
 let pebble: Pebble;
 let w: EdgeWharf;
+let dir: string;
+let wharfConfig: Record<string, string>;
 
 beforeAll(async () => {
   app = await startBackend('app');
   const [httpPort, httpsPort] = [await freePort(), await freePort()];
   pebble = await startPebble({ httpPort, tlsPort: httpsPort, certificateValidityPeriod: 3600 });
-  const dir = tempDir();
-  writeManifest(
-    dir,
-    'config.yaml',
-    configMaps({
-      'config-domain': { 'example.test': '' },
-      'config-wharf': {
-        'access-log': 'false',
-        'auto-tls': 'true',
-        'acme-directory-url': pebble.directoryUrl,
-        'acme-ca-root': pebble.apiCaFile,
-        'acme-email': 'ops@example.test',
-      },
-    }),
-  );
+  dir = tempDir();
+  wharfConfig = {
+    'access-log': 'false',
+    'auto-tls': 'true',
+    'acme-directory-url': pebble.directoryUrl,
+    'acme-ca-root': pebble.apiCaFile,
+    'acme-email': 'ops@example.test',
+  };
+  writeManifest(dir, 'config.yaml', configMaps({ 'config-domain': { 'example.test': '' }, 'config-wharf': wharfConfig }));
   writeManifest(dir, 'hello.yaml', `apiVersion: serving.knative.dev/v1
 kind: Service
 metadata:
@@ -59,9 +56,9 @@ afterAll(async () => {
   await app?.close();
 });
 
-function httpsGet(root: string): Promise<{ status: number; body: string; issuer: string }> {
+function httpsGet(root: string, host = HOST): Promise<{ status: number; body: string; issuer: string }> {
   return new Promise((resolve, reject) => {
-    const req = https.request({ host: '127.0.0.1', port: w.https, servername: HOST, headers: { host: HOST }, ca: root, path: '/', agent: false }, (res) => {
+    const req = https.request({ host: '127.0.0.1', port: w.https, servername: host, headers: { host }, ca: root, path: '/', agent: false }, (res) => {
       const issuer = (res.socket as tls.TLSSocket).getPeerX509Certificate()?.issuer ?? '';
       let body = '';
       res.on('data', (c) => (body += c));
@@ -91,5 +88,39 @@ describe('auto-tls through the runtime', () => {
       }
     }
     throw new Error(`no verified HTTPS after 30 s: ${String(last)}\n${JSON.stringify(w.tls.describe())}\n${pebble.output().slice(-2000)}`);
+  }, 45_000);
+
+  it('answers TLS-ALPN-01 on its own HTTPS listener (acme-tls/1 chosen by ALPN next to h2 and http/1.1)', async () => {
+    writeManifest(dir, 'config.yaml', configMaps({ 'config-domain': { 'example.test': '' }, 'config-wharf': { ...wharfConfig, 'acme-challenge-types': 'tls-alpn-01' } }));
+    writeManifest(dir, 'alpn.yaml', `apiVersion: serving.knative.dev/v1
+kind: Service
+metadata:
+  name: alpn
+  namespace: default
+spec:
+  template:
+    metadata:
+      annotations:
+        wharf.dev/upstream: ${app.origin}
+    spec:
+      containers:
+        - image: test/app
+`);
+    const root = await pebble.root();
+    let last: unknown = null;
+    for (let i = 0; i < 150; i++) {
+      try {
+        const r = await httpsGet(root, ALPN_HOST);
+        expect(r.status).toBe(200);
+        expect(r.issuer).toMatch(/Pebble/i);
+        const state = (w.tls.describe() as { acme: { host: string; challenge?: string }[] }).acme;
+        expect(JSON.stringify(state)).toContain(ALPN_HOST);
+        return;
+      } catch (err) {
+        last = err;
+        await new Promise((res) => setTimeout(res, 200));
+      }
+    }
+    throw new Error(`no verified HTTPS for ${ALPN_HOST} after 30 s: ${String(last)}\n${JSON.stringify(w.tls.describe())}\n${pebble.output().slice(-2000)}`);
   }, 45_000);
 });
