@@ -209,6 +209,9 @@ describe('activator through the runtime', () => {
     expect(replies.map((r) => r.status)).toEqual([200, 200, 200, 200, 200, 200]);
     const stats = JSON.parse((await get(w.external, host('two'), '/stats')).body);
     expect(stats.maxInFlight).toBe(2);
+    // A client cannot pass its own K-Proxy-Request off as the activator's: the target's value replaces it.
+    const spoofed = JSON.parse((await get(w.external, host('two'), '/', { headers: { 'k-proxy-request': 'client' } })).body);
+    expect(spoofed.headers['k-proxy-request']).toBe('activator');
   });
 
   it('answers K-Network-Probe itself: never forwarded, never counted as traffic, never a reason to scale', async () => {
