@@ -13,6 +13,7 @@ import { absoluteTarget, hostKey, lookupHost, matchRoute, pickSplit } from './ro
 import { proxyMetrics } from './metrics.js';
 import type { DataPlane, ListenerInfo } from './dataplane.js';
 import { child } from '../observability/logger.js';
+import { accessLog } from '../observability/access-log.js';
 
 const log = child('websocket');
 
@@ -92,6 +93,8 @@ class Tunnel implements Waiter, ForwardInfo {
   clientGone = false;
   private readonly start = performance.now();
   private status = 0;
+  requestId = '';
+  logAccess = true;
 
   constructor(
     readonly dp: DataPlane,
@@ -134,6 +137,7 @@ class Tunnel implements Waiter, ForwardInfo {
     this.endpoint = ep;
     const fwd: ForwardResult = { headers: [], requestId: '' };
     forwardHeaders(this.req.rawHeaders, this, fwd);
+    this.requestId = fwd.requestId;
     const extra = this.target!.requestHeaders;
     if (extra !== undefined) for (const [n, v] of extra) fwd.headers.push(n, v);
     // Connection/Upgrade are hop-by-hop and were dropped; an upgrade re-asks for the same protocol hop by hop.
@@ -221,9 +225,35 @@ class Tunnel implements Waiter, ForwardInfo {
     }
     if (!this.upgraded) this.upstream?.destroy();
     this.release(this.upgraded ? Outcome.Ok : Outcome.Aborted);
-    if (this.target !== null) {
-      proxyMetrics.forBackend(this.target.key, this.target.spec)[this.plane].record(this.status, (performance.now() - this.start) / 1000);
-    }
+    const seconds = (performance.now() - this.start) / 1000;
+    if (this.target !== null) proxyMetrics.forBackend(this.target.key, this.target.spec)[this.plane].record(this.status, seconds);
+    if (this.logAccess) this.log(seconds);
+  }
+
+  /** One access-log line per tunnel, when it closes (same fields as a request; bytes are the whole connection's). */
+  private log(seconds: number): void {
+    const spec = this.target?.spec;
+    const h = this.req.headers;
+    accessLog().info({
+      method: this.req.method,
+      authority: h.host ?? '',
+      path: this.path,
+      protocol: `HTTP/${this.req.httpVersion}`,
+      response_code: this.status,
+      response_flags: this.upgraded ? 'UPGRADE' : '-',
+      bytes_received: this.socket.bytesRead,
+      bytes_sent: this.socket.bytesWritten,
+      duration_ms: Math.round(seconds * 1e6) / 1e3,
+      upstream_host: this.endpoint?.origin ?? '',
+      namespace: spec?.namespace ?? '',
+      service: spec?.service ?? '',
+      revision: spec?.revision ?? '',
+      plane: this.plane,
+      request_id: this.requestId,
+      x_forwarded_for: typeof h['x-forwarded-for'] === 'string' ? h['x-forwarded-for'] : '',
+      downstream_remote_address: this.remoteAddress,
+      user_agent: h['user-agent'] ?? '',
+    });
   }
 
   release(outcome: Outcome): void {
@@ -272,6 +302,7 @@ function upgrade(dp: DataPlane, req: http.IncomingMessage, socket: Socket, head:
   if (spec === undefined || target === undefined) return rawReply(socket, 503, REASON[503], `No backend: ${split.backend} has no live target\n`);
   const t = new Tunnel(dp, req, socket, head, info.plane, info.scheme, path, websocketIdleMs(snapshot));
   t.target = target;
+  t.logAccess = snapshot.config.wharf.accessLog !== false;
   t.revision = spec.revision;
   t.namespace = spec.namespace;
   t.rewriteHost = route.rewriteHost;
