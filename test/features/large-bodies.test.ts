@@ -5,6 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import http from 'node:http';
+import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { deadPort, get } from '../support/http.js';
 import { writeManifest, tempDir, configMaps } from '../support/wharf.js';
@@ -161,5 +162,49 @@ describe('large bodies through wharf serve', () => {
     expect(down.result).toBe(SIZE);
     const growth = Math.max(up.peak, down.peak) - baseline;
     expect(growth, `RSS grew by ${(growth / MB).toFixed(1)} MB (baseline ${(baseline / MB).toFixed(1)} MB)`).toBeLessThan(64 * MB);
+  }, 60_000);
+
+  it('the same over h2c prior knowledge (HTTP/2 flow control as backpressure)', async () => {
+    const pid = child!.pid!;
+    const session = http2.connect(`http://127.0.0.1:${port}`);
+    try {
+      const h2up = (size: number) =>
+        new Promise<string>((resolve, reject) => {
+          const st = session.request({ ':method': 'POST', ':path': '/up', ':authority': HOST });
+          let body = '';
+          st.on('data', (c) => (body += c));
+          st.on('end', () => resolve(body));
+          st.on('error', reject);
+          pump(st, size).then(() => st.end(), reject);
+        });
+      const h2down = (size: number) =>
+        new Promise<number>((resolve, reject) => {
+          const st = session.request({ ':path': `/down?bytes=${size}`, ':authority': HOST });
+          let n = 0;
+          let mark = 8 * MB;
+          st.on('data', (c: Buffer) => {
+            n += c.length;
+            if (n >= mark) {
+              mark += 8 * MB;
+              st.pause();
+              setTimeout(() => st.resume(), 20);
+            }
+          });
+          st.on('end', () => resolve(n));
+          st.on('error', reject);
+          st.end();
+        });
+      expect(await h2up(16 * MB)).toBe(String(16 * MB));
+      expect(await h2down(16 * MB)).toBe(16 * MB);
+      const baseline = rssBytes(pid);
+      const up = await peakRss(pid, () => h2up(SIZE));
+      expect(up.result).toBe(String(SIZE));
+      const down = await peakRss(pid, () => h2down(SIZE));
+      expect(down.result).toBe(SIZE);
+      const growth = Math.max(up.peak, down.peak) - baseline;
+      expect(growth, `RSS grew by ${(growth / MB).toFixed(1)} MB (baseline ${(baseline / MB).toFixed(1)} MB)`).toBeLessThan(64 * MB);
+    } finally {
+      session.close();
+    }
   }, 60_000);
 });
