@@ -169,21 +169,31 @@ async function serve(o: CliOptions): Promise<void> {
   let runtime: Runtime | null = null;
   // The source: a manifest folder, or (--kubernetes) the cluster with its leader election, prober and status writer.
   let source: Source & { reload?(): unknown };
-  let cluster: { onSwap(s: Snapshot): void; start(): void; stop(): Promise<void> } | null = null;
+  let cluster: import('./sources/kubernetes/index.js').KubernetesCluster | null = null;
+  let clusterCompile: typeof import('./sources/kubernetes/index.js').clusterCompile | null = null;
+  let autoscalerUrl = '';
+  const eventing = new Eventing({ dataDir });
   if (o.kubernetes) {
     // Loaded only here so standalone start-up never pays for the Kubernetes client.
     const k8s = await import('./sources/kubernetes/index.js');
-    const c = new k8s.KubernetesCluster({ kubeConfig: k8s.loadKubeConfig(), namespace: process.env.WHARF_NAMESPACE ?? process.env.POD_NAMESPACE });
-    cluster = c;
-    source = c.source;
+    const opts = k8s.clusterOptionsFromEnv(process.env, { httpPort: o.httpPort, internalHttpPort: o.internalHttpPort });
+    // Several replicas each run the scheduler; only the Lease holder fires PingSources.
+    eventing.setPingActive(false);
+    cluster = new k8s.KubernetesCluster({ ...opts, onLeadershipChange: (leader) => eventing.setPingActive(leader) });
+    clusterCompile = k8s.clusterCompile;
+    autoscalerUrl = k8s.autoscalerUrlFromEnv(process.env);
+    source = cluster.source;
   } else {
     source = new ManifestSource({ dir: resolve(o.config), dataDir, onError: (problems) => runtime?.rejected(problems) });
   }
-  const eventing = new Eventing({ dataDir });
   runtime = new Runtime({
     source,
-    backends: createBackends({ dataDir }),
-    compile: withEventing(compile),
+    // In a cluster Knative scales revisions: wharf only reports concurrency to its autoscaler.
+    backends: cluster
+      ? createBackends({ dataDir, autoscale: false, autoscalerUrl })
+      : createBackends({ dataDir }),
+    // In a cluster one bad object is left out (and its status says why) instead of freezing every other update.
+    compile: clusterCompile ? clusterCompile(withEventing(compile)) : withEventing(compile),
     external: { port: o.httpPort, host: o.listenAddress },
     internal: { port: o.internalHttpPort, host: o.listenAddress },
     admin: { port: o.adminPort, host: o.adminAddress },
@@ -193,10 +203,7 @@ async function serve(o: CliOptions): Promise<void> {
     tls: new TlsRuntime({ dataDir }),
   });
   attachEventing(runtime, eventing);
-  if (cluster) {
-    const c = cluster;
-    runtime.onSwap((snap) => c.onSwap(snap));
-  }
+  cluster?.attach(runtime);
   const rt = runtime;
   let stopping = false;
   const shutdown = (signal: string) => {

@@ -20,6 +20,8 @@ export interface KubernetesClusterOptions extends KubernetesSourceOptions {
   /** Ports probed on a gateway pod whose EndpointSlices name none (default 8080 external, 8081 internal). */
   probePorts?: { external: number; internal: number };
   leaseName?: string;
+  /** Told when this replica gains or loses the Lease (e.g. so only the leader fires PingSources). */
+  onLeadershipChange?: (leader: boolean) => void;
   leaseDurationSeconds?: number;
   leaseRetryMs?: number;
   probeInitialDelayMs?: number;
@@ -55,9 +57,13 @@ export class KubernetesCluster {
       onStartedLeading: () => {
         this.status.kick();
         this.eventingStatus.kick();
+        opts.onLeadershipChange?.(true);
       },
       // Only the leader probes: a replica that lost the Lease drops its rounds.
-      onStoppedLeading: () => this.prober.retain(new Set()),
+      onStoppedLeading: () => {
+        this.prober.retain(new Set());
+        opts.onLeadershipChange?.(false);
+      },
     });
     this.status = new IngressStatusWriter({
       source: this.source,

@@ -7,5 +7,5 @@ export { LeaderElector } from './leader.js';
 export { translate, type ClusterObjects, type IngressVersion } from './translate.js';
 export * from './constants.js';
 export { EventingStatusWriter, resolveSubscriber } from './eventing-status.js';
-export { clusterOptionsFromEnv, CLUSTER_ENV_DOC, type ClusterEnv } from './options.js';
+export { clusterOptionsFromEnv, autoscalerUrlFromEnv, CLUSTER_ENV_DOC, type ClusterEnv } from './options.js';
 export { clusterCompile, downgradeObjectErrors, NOT_SERVED } from './compile-policy.js';

@@ -14,6 +14,8 @@ export interface ClusterEnv {
   WHARF_SERVING_NAMESPACE?: string;
   /** A kubeconfig file (outside a cluster); otherwise KUBECONFIG / ~/.kube/config / the service account. */
   WHARF_KUBECONFIG?: string;
+  /** Knative's autoscaler stat endpoint. */
+  WHARF_AUTOSCALER_URL?: string;
   [k: string]: string | undefined;
 }
 
@@ -25,7 +27,13 @@ export const CLUSTER_ENV_DOC: Record<string, string> = {
   WHARF_CLUSTER_DOMAIN: `cluster domain for load balancer names (default ${DEFAULT_CLUSTER_DOMAIN})`,
   WHARF_SERVING_NAMESPACE: `where Knative's ConfigMaps live (default ${KNATIVE_SERVING_NAMESPACE})`,
   WHARF_KUBECONFIG: 'kubeconfig file to use instead of the in-cluster service account',
+  WHARF_AUTOSCALER_URL: `Knative autoscaler stat WebSocket (default ws://autoscaler.knative-serving.svc.<cluster-domain>:8080)`,
 };
+
+/** Where concurrency stats go in a cluster: Knative's autoscaler, as its activator reports them. */
+export function autoscalerUrlFromEnv(env: ClusterEnv): string {
+  return env.WHARF_AUTOSCALER_URL || `ws://autoscaler.knative-serving.svc.${env.WHARF_CLUSTER_DOMAIN || DEFAULT_CLUSTER_DOMAIN}:8080`;
+}
 
 export function clusterOptionsFromEnv(env: ClusterEnv, ports: { httpPort: number; internalHttpPort: number }): KubernetesClusterOptions {
   return {
