@@ -6,11 +6,8 @@ import type { Problem } from '../model/objects.js';
 import { CertStore } from './store.js';
 import { CertManager, type CertManagerOptions } from './acme/manager.js';
 import type { ChallengeResponder } from './acme/challenges.js';
-import { TLS_CONFIG_KEYS } from './config.js';
-import { registerConfigKeys } from '../model/config.js';
-
-// config-wharf's TLS keys are known keys (no "unknown key" warning) and appear in the documented key table.
-registerConfigKeys(TLS_CONFIG_KEYS.map((k) => ({ configMap: 'config-wharf', key: k.key, default: k.default, doc: k.description })));
+// Importing the settings module registers config-wharf's TLS keys (known keys, documented in the README table).
+import './config.js';
 
 export interface TlsRuntimeOptions {
   /** wharf's data dir; ACME state goes to `<dataDir>/tls/`. */
