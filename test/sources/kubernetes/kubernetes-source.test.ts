@@ -91,7 +91,12 @@ describe('KubernetesSource', () => {
     expect(d.services.find((s) => s.name === 'hello-00001')!.revision).toBe('hello-00001');
     expect(d.secrets.map((s) => `${s.metadata.namespace}/${s.metadata.name}`)).toEqual(['ns/cert']);
     expect(d.secrets[0].data).toEqual({ 'tls.crt': 'CERT PEM', 'tls.key': 'KEY PEM' });
-    expect(d.configMaps).toEqual({ 'config-network': { 'ingress-class': 'wharf.ingress.networking.knative.dev' }, 'config-defaults': { 'revision-timeout-seconds': '120' } });
+    // config-wharf gets wharf's own namespace for the broker ingress Service unless it names one.
+    expect(d.configMaps).toEqual({
+      'config-network': { 'ingress-class': 'wharf.ingress.networking.knative.dev' },
+      'config-defaults': { 'revision-timeout-seconds': '120' },
+      'config-wharf': { 'broker-ingress-namespace': 'wharf-system' },
+    });
     expect(d.eventing.map((o) => `${o.kind} ${o.metadata.name}`).sort()).toEqual(['Broker b', 'Trigger t']);
     // A revision without a timeout takes config-defaults'.
     api.create(revision('ns', 'hello-00002', { h2c: true }));
