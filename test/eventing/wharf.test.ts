@@ -13,6 +13,7 @@ import { Runtime } from '../../src/runtime.js';
 import { Eventing } from '../../src/eventing/runtime.js';
 import { attachEventing, withEventing } from '../../src/eventing/wire.js';
 import { configMaps, tempDir, writeManifest } from '../support/wharf.js';
+import { upstreamService } from '../support/manifests.js';
 import { startSink, type Sink } from './helpers.js';
 
 let sink: Sink;
@@ -21,20 +22,7 @@ let eventing: Eventing;
 let internal: number;
 let admin: number;
 
-const manifests = (upstream: string): string => `apiVersion: serving.knative.dev/v1
-kind: Service
-metadata:
-  name: display
-  namespace: default
-spec:
-  template:
-    metadata:
-      annotations:
-        wharf.dev/upstream: ${upstream}
-    spec:
-      containers:
-        - image: test/display
----
+const manifests = (upstream: string): string => `${upstreamService({ name: 'display', upstream, image: 'test/display' })}---
 apiVersion: eventing.knative.dev/v1
 kind: Broker
 metadata:

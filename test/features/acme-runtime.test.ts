@@ -7,6 +7,7 @@ import https from 'node:https';
 import type tls from 'node:tls';
 import { startBackend, get, type Backend } from '../support/http.js';
 import { writeManifest, tempDir, configMaps } from '../support/wharf.js';
+import { upstreamService } from '../support/manifests.js';
 import { startEdgeWharf, type EdgeWharf } from '../support/edge-wharf.js';
 import { startPebble, freePort, type Pebble } from '../support/pebble.js';
 
@@ -31,22 +32,7 @@ beforeAll(async () => {
     'acme-email': 'ops@example.test',
   };
   writeManifest(dir, 'config.yaml', configMaps({ 'config-domain': { 'example.test': '' }, 'config-wharf': wharfConfig }));
-  writeManifest(dir, 'hello.yaml', `apiVersion: serving.knative.dev/v1
-kind: Service
-metadata:
-  name: hello
-  namespace: default
-  annotations:
-    networking.knative.dev/http-protocol: Redirected
-spec:
-  template:
-    metadata:
-      annotations:
-        wharf.dev/upstream: ${app.origin}
-    spec:
-      containers:
-        - image: test/app
-`);
+  writeManifest(dir, 'hello.yaml', upstreamService({ name: 'hello', upstream: app.origin, annotations: { 'networking.knative.dev/http-protocol': 'Redirected' } }));
   w = await startEdgeWharf(dir, { ports: { external: httpPort, https: httpsPort }, manager: { pollMinMs: 100 } });
 }, 30_000);
 
@@ -92,20 +78,7 @@ describe('auto-tls through the runtime', () => {
 
   it('answers TLS-ALPN-01 on its own HTTPS listener (acme-tls/1 chosen by ALPN next to h2 and http/1.1)', async () => {
     writeManifest(dir, 'config.yaml', configMaps({ 'config-domain': { 'example.test': '' }, 'config-wharf': { ...wharfConfig, 'acme-challenge-types': 'tls-alpn-01' } }));
-    writeManifest(dir, 'alpn.yaml', `apiVersion: serving.knative.dev/v1
-kind: Service
-metadata:
-  name: alpn
-  namespace: default
-spec:
-  template:
-    metadata:
-      annotations:
-        wharf.dev/upstream: ${app.origin}
-    spec:
-      containers:
-        - image: test/app
-`);
+    writeManifest(dir, 'alpn.yaml', upstreamService({ name: 'alpn', upstream: app.origin }));
     const root = await pebble.root();
     let last: unknown = null;
     for (let i = 0; i < 150; i++) {

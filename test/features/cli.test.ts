@@ -5,6 +5,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
 import { startBackend, get, deadPort, type Backend } from '../support/http.js';
 import { writeManifest, tempDir, configMaps } from '../support/wharf.js';
+import { upstreamService } from '../support/manifests.js';
 import { parseCli } from '../../src/cli.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -15,20 +16,7 @@ function run(args: string[]): { code: number | null; out: string; err: string } 
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
-const service = (name: string, upstream: string) => `apiVersion: serving.knative.dev/v1
-kind: Service
-metadata:
-  name: ${name}
-  namespace: default
-spec:
-  template:
-    metadata:
-      annotations:
-        wharf.dev/upstream: ${upstream}
-    spec:
-      containers:
-        - image: test/app
-`;
+const service = (name: string, upstream: string) => upstreamService({ name, upstream });
 
 describe('flags', () => {
   it('defaults, WHARF_* env, and flags over env', () => {

@@ -3,45 +3,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBackend, get, echoed, type Backend } from '../support/http.js';
 import { startWharfFolder, writeManifest, tempDir, configMaps, type TestWharf } from '../support/wharf.js';
+import { upstreamService, domainMapping, domainClaim } from '../support/manifests.js';
 import { routesTable } from '../../src/admin/routes-view.js';
 
 let app: Backend;
 let w: TestWharf;
-
-const service = (ns: string, upstream: string) => `apiVersion: serving.knative.dev/v1
-kind: Service
-metadata:
-  name: app
-  namespace: ${ns}
-spec:
-  template:
-    metadata:
-      annotations:
-        wharf.dev/upstream: ${upstream}
-    spec:
-      containers:
-        - image: test/app
-`;
-
-const mapping = (domain: string, ns: string) => `apiVersion: serving.knative.dev/v1beta1
-kind: DomainMapping
-metadata:
-  name: ${domain}
-  namespace: ${ns}
-spec:
-  ref:
-    apiVersion: serving.knative.dev/v1
-    kind: Service
-    name: app
-`;
-
-const claim = (domain: string, ns: string) => `apiVersion: networking.internal.knative.dev/v1alpha1
-kind: ClusterDomainClaim
-metadata:
-  name: ${domain}
-spec:
-  namespace: ${ns}
-`;
 
 beforeAll(async () => {
   app = await startBackend('app');
@@ -51,13 +17,13 @@ beforeAll(async () => {
     dir,
     'apps.yaml',
     [
-      service('default', app.origin),
-      service('other', app.origin),
-      claim('app.example.org', 'default'),
-      mapping('app.example.org', 'default'),
+      upstreamService({ name: 'app', namespace: 'default', upstream: app.origin }),
+      upstreamService({ name: 'app', namespace: 'other', upstream: app.origin }),
+      domainClaim('app.example.org', 'default'),
+      domainMapping({ domain: 'app.example.org', namespace: 'default', service: 'app' }),
       // Claimed by "default", mapped from "other": DomainClaimNotOwned.
-      claim('taken.example.org', 'default'),
-      mapping('taken.example.org', 'other'),
+      domainClaim('taken.example.org', 'default'),
+      domainMapping({ domain: 'taken.example.org', namespace: 'other', service: 'app' }),
     ].join('---\n'),
   );
   w = await startWharfFolder(dir);

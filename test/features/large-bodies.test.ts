@@ -9,6 +9,7 @@ import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { deadPort, get } from '../support/http.js';
 import { writeManifest, tempDir, configMaps } from '../support/wharf.js';
+import { upstreamService } from '../support/manifests.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const MB = 1024 * 1024;
@@ -74,20 +75,7 @@ beforeAll(async () => {
   const origin = `http://127.0.0.1:${(backend.address() as AddressInfo).port}`;
   const dir = tempDir();
   writeManifest(dir, 'config.yaml', configMaps({ 'config-wharf': { 'access-log': 'false' } }));
-  writeManifest(dir, 'big.yaml', `apiVersion: serving.knative.dev/v1
-kind: Service
-metadata:
-  name: big
-  namespace: default
-spec:
-  template:
-    metadata:
-      annotations:
-        wharf.dev/upstream: ${origin}
-    spec:
-      containers:
-        - image: test/big
-`);
+  writeManifest(dir, 'big.yaml', upstreamService({ name: 'big', upstream: origin, image: 'test/big' }));
   const [http1, internal, admin] = [await deadPort(), await deadPort(), await deadPort()];
   port = http1;
   child = spawn(

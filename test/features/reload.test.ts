@@ -4,25 +4,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Agent } from 'undici';
 import { startBackend, get, type Backend, type Reply } from '../support/http.js';
 import { startWharfFolder, writeManifest, tempDir, configMaps, type TestWharf } from '../support/wharf.js';
+import { upstreamService } from '../support/manifests.js';
 
 let a: Backend, b: Backend;
 let w: TestWharf;
 let dir: string;
 
-const service = (name: string, upstream: string, extra = '') => `apiVersion: serving.knative.dev/v1
-kind: Service
-metadata:
-  name: ${name}
-  namespace: default
-spec:
-  template:
-    metadata:
-      annotations:
-        wharf.dev/upstream: ${upstream}${extra}
-    spec:
-      containers:
-        - image: test/app
-`;
+const service = (name: string, upstream: string, templateAnnotations: Record<string, string> = {}) =>
+  upstreamService({ name, upstream, templateAnnotations });
 
 beforeAll(async () => {
   a = await startBackend((_q, s) => setTimeout(() => s.end('a'), 10));
@@ -80,7 +69,7 @@ describe('reload', () => {
     const startVersion = w.runtime.snapshot()!.version;
     for (let i = 1; i <= 20; i++) {
       // Each reload moves the Service to a new revision on the other backend.
-      writeManifest(dir, 'hello.yaml', service('hello', i % 2 ? a.origin : b.origin, `\n        wharf.dev/reload: "${i}"`));
+      writeManifest(dir, 'hello.yaml', service('hello', i % 2 ? a.origin : b.origin, { 'wharf.dev/reload': String(i) }));
       await until(async () => w.runtime.snapshot()!.version >= startVersion + i, 3000);
     }
     stop = true;

@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBackend, get, echoed, many, type Backend } from '../support/http.js';
 import { startWharfFolder, writeManifest, tempDir, configMaps, type TestWharf } from '../support/wharf.js';
+import { upstreamService } from '../support/manifests.js';
 
 let blue: Backend, green: Backend, old: Backend, priv: Backend;
 let w: TestWharf;
@@ -32,21 +33,11 @@ beforeAll(async () => {
   writeManifest(dir, 'web.yaml', [
     revision('web-blue', 'web', blue.origin),
     revision('web-old', 'web', old.origin),
-    `apiVersion: serving.knative.dev/v1
-kind: Service
-metadata:
-  name: web
-  namespace: default
-spec:
-  template:
-    metadata:
-      name: web-green
-      annotations:
-        wharf.dev/upstream: ${green.origin}
-    spec:
-      containers:
-        - image: test/app
-  traffic:
+    upstreamService({
+      name: 'web',
+      upstream: green.origin,
+      revisionName: 'web-green',
+      specExtra: `  traffic:
     - revisionName: web-blue
       percent: 70
     - latestRevision: true
@@ -56,23 +47,9 @@ spec:
       percent: 0
       tag: old
 `,
+    }),
   ].join('---\n'));
-  writeManifest(dir, 'private.yaml', `apiVersion: serving.knative.dev/v1
-kind: Service
-metadata:
-  name: secret
-  namespace: default
-  labels:
-    networking.knative.dev/visibility: cluster-local
-spec:
-  template:
-    metadata:
-      annotations:
-        wharf.dev/upstream: ${priv.origin}
-    spec:
-      containers:
-        - image: test/app
-`);
+  writeManifest(dir, 'private.yaml', upstreamService({ name: 'secret', upstream: priv.origin, labels: { 'networking.knative.dev/visibility': 'cluster-local' } }));
   w = await startWharfFolder(dir);
 });
 

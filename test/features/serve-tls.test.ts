@@ -6,26 +6,13 @@ import { resolve } from 'node:path';
 import https from 'node:https';
 import { startBackend, deadPort, get, type Backend } from '../support/http.js';
 import { writeManifest, tempDir, configMaps } from '../support/wharf.js';
+import { upstreamService } from '../support/manifests.js';
 import { tlsSecret } from '../support/edge-wharf.js';
 import { makeCa } from '../support/tls-certs.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const CLI = ['--import', 'tsx', resolve(ROOT, 'src/cli.ts')];
 const HOST = 'hello.default.example.com';
-const service = (upstream: string) => `apiVersion: serving.knative.dev/v1
-kind: Service
-metadata:
-  name: hello
-  namespace: default
-spec:
-  template:
-    metadata:
-      annotations:
-        wharf.dev/upstream: ${upstream}
-    spec:
-      containers:
-        - image: test/app
-`;
 
 let child: ChildProcess | null = null;
 let app: Backend | null = null;
@@ -42,7 +29,7 @@ describe('wharf serve with TLS', () => {
     const dir = tempDir();
     writeManifest(dir, 'config.yaml', configMaps({ 'config-wharf': { 'access-log': 'false', 'default-certificate': 'default/hello-tls' } }));
     writeManifest(dir, 'tls.yaml', tlsSecret('hello-tls', 'default', await ca.issue({ names: ['*.default.example.com'] })));
-    writeManifest(dir, 'hello.yaml', service(app.origin));
+    writeManifest(dir, 'hello.yaml', upstreamService({ name: 'hello', upstream: app.origin }));
     const [http, internal, admin, httpsPort, internalHttps] = [await deadPort(), await deadPort(), await deadPort(), await deadPort(), await deadPort()];
     child = spawn(
       process.execPath,

@@ -8,6 +8,7 @@ import http2 from 'node:http2';
 import { X509Certificate } from 'node:crypto';
 import { startBackend, get, type Backend } from '../support/http.js';
 import { writeManifest, tempDir, configMaps } from '../support/wharf.js';
+import { upstreamService, domainMapping } from '../support/manifests.js';
 import { startEdgeWharf, tlsSecret, type EdgeWharf } from '../support/edge-wharf.js';
 import { makeCa, type TestCa } from '../support/tls-certs.js';
 
@@ -18,36 +19,9 @@ let dir: string;
 const DOMAINS = ['one.example.org', 'two.example.org', 'three.example.org'];
 const serials = new Map<string, string>();
 
-const service = (name: string, upstream: string, annotations: Record<string, string> = {}) => `apiVersion: serving.knative.dev/v1
-kind: Service
-metadata:
-  name: ${name}
-  namespace: default
-  annotations:
-${Object.entries({ 'wharf.dev/test': 'yes', ...annotations }).map(([k, v]) => `    ${k}: ${v}`).join('\n')}
-spec:
-  template:
-    metadata:
-      annotations:
-        wharf.dev/upstream: ${upstream}
-    spec:
-      containers:
-        - image: test/app
-`;
-
-const mapping = (domain: string, secret: string) => `apiVersion: serving.knative.dev/v1beta1
-kind: DomainMapping
-metadata:
-  name: ${domain}
-  namespace: default
-spec:
-  ref:
-    apiVersion: serving.knative.dev/v1
-    kind: Service
-    name: app
-  tls:
-    secretName: ${secret}
-`;
+const service = (name: string, upstream: string, annotations: Record<string, string> = {}) =>
+  upstreamService({ name, upstream, annotations: { 'wharf.dev/test': 'yes', ...annotations } });
+const mapping = (domain: string, secretName: string) => domainMapping({ domain, service: 'app', secretName });
 
 async function secretFor(domain: string): Promise<string> {
   const pair = await ca.issue({ names: [domain] });

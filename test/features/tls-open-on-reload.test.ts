@@ -5,6 +5,7 @@ import tls from 'node:tls';
 import { X509Certificate } from 'node:crypto';
 import { startBackend, type Backend } from '../support/http.js';
 import { writeManifest, tempDir, configMaps } from '../support/wharf.js';
+import { upstreamService } from '../support/manifests.js';
 import { startEdgeWharf, tlsSecret, type EdgeWharf } from '../support/edge-wharf.js';
 import { makeCa } from '../support/tls-certs.js';
 
@@ -16,20 +17,7 @@ beforeAll(async () => {
   app = await startBackend('app');
   dir = tempDir();
   writeManifest(dir, 'config.yaml', configMaps({ 'config-wharf': { 'access-log': 'false' } }));
-  writeManifest(dir, 'app.yaml', `apiVersion: serving.knative.dev/v1
-kind: Service
-metadata:
-  name: app
-  namespace: default
-spec:
-  template:
-    metadata:
-      annotations:
-        wharf.dev/upstream: ${app.origin}
-    spec:
-      containers:
-        - image: test/app
-`);
+  writeManifest(dir, 'app.yaml', upstreamService({ name: 'app', upstream: app.origin }));
   w = await startEdgeWharf(dir);
 });
 
