@@ -1,20 +1,11 @@
 // The `wharf` command as a user runs it: flags and env, validate/routes exit codes and output, and serve's drain on
 // SIGTERM (a child process: in-flight request completes, /readyz turns 503, exit code 0).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { resolve } from 'node:path';
 import { startBackend, get, deadPort, type Backend } from '../support/http.js';
 import { writeManifest, tempDir, configMaps } from '../support/wharf.js';
 import { upstreamService } from '../support/manifests.js';
+import { runCli as run, spawnCli, waitReady, killCli, type CliProcess } from '../support/cli.js';
 import { parseCli } from '../../src/cli.js';
-
-const ROOT = resolve(import.meta.dirname, '../..');
-const CLI = ['--import', 'tsx', resolve(ROOT, 'src/cli.ts')];
-
-function run(args: string[]): { code: number | null; out: string; err: string } {
-  const r = spawnSync(process.execPath, [...CLI, ...args], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
 
 const service = (name: string, upstream: string) => upstreamService({ name, upstream });
 
@@ -70,9 +61,9 @@ describe('validate and routes', () => {
 
 describe('serve and drain on SIGTERM', () => {
   let slow: Backend;
-  let child: ChildProcess | null = null;
+  let wharf: CliProcess | null = null;
   afterAll(async () => {
-    if (child && child.exitCode === null) child.kill('SIGKILL');
+    killCli(wharf);
     await slow?.close();
   });
 
@@ -82,32 +73,17 @@ describe('serve and drain on SIGTERM', () => {
     writeManifest(dir, 'config.yaml', configMaps({ 'config-wharf': { 'drain-delay': '600ms', 'drain-timeout': '10s' } }));
     writeManifest(dir, 'hello.yaml', service('hello', slow.origin));
     const [http, internal, admin] = [await deadPort(), await deadPort(), await deadPort()];
-    child = spawn(
-      process.execPath,
-      [...CLI, 'serve', '--config', dir, '--data-dir', tempDir('wharf-data-'), '--http-port', String(http), '--internal-http-port', String(internal), '--admin-port', String(admin)],
-      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    let log = '';
-    child.stdout!.on('data', (d) => (log += d));
-    child.stderr!.on('data', (d) => (log += d));
-    const exited = new Promise<number | null>((r) => child!.once('exit', (code) => r(code)));
-    // Ready once the first config is live.
-    const t0 = Date.now();
-    for (;;) {
-      const ok = await get(admin, 'localhost', '/readyz').then((r) => r.status === 200, () => false);
-      if (ok) break;
-      if (Date.now() - t0 > 20_000) throw new Error(`wharf did not become ready:\n${log}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    wharf = spawnCli(['serve', '--config', dir, '--data-dir', tempDir('wharf-data-'), '--http-port', String(http), '--internal-http-port', String(internal), '--admin-port', String(admin)]);
+    await waitReady(wharf, admin);
     const inflight = get(http, 'hello.default.example.com');
     await new Promise((r) => setTimeout(r, 200));
-    child.kill('SIGTERM');
+    wharf.child.kill('SIGTERM');
     await new Promise((r) => setTimeout(r, 150));
     expect((await get(admin, 'localhost', '/readyz')).status).toBe(503);
     const r = await inflight;
     expect(r.status).toBe(200);
     expect(r.body).toBe('done');
-    expect(await exited).toBe(0);
-    expect(log).toMatch(/draining/);
+    expect(await wharf.exited).toBe(0);
+    expect(wharf.log()).toMatch(/draining/);
   });
 });

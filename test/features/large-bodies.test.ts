@@ -1,26 +1,23 @@
 // Bodies stream with backpressure: a 100 MB upload and a 100 MB download pass through `wharf serve` (a child
 // process, so its RSS is its own), and the proxy's resident memory grows by less than 64 MB while they do.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
 import http from 'node:http';
 import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
-import { deadPort, get } from '../support/http.js';
+import { deadPort } from '../support/http.js';
 import { writeManifest, tempDir, configMaps } from '../support/wharf.js';
 import { upstreamService } from '../support/manifests.js';
+import { spawnCli, waitReady, killCli, type CliProcess } from '../support/cli.js';
 
-const ROOT = resolve(import.meta.dirname, '../..');
 const MB = 1024 * 1024;
 const SIZE = 100 * MB;
 const CHUNK = Buffer.alloc(64 * 1024, 0x61);
 const HOST = 'big.default.example.com';
 
 let backend: http.Server;
-let child: ChildProcess | null = null;
+let wharf: CliProcess | null = null;
 let port = 0;
-let log = '';
 
 function rssBytes(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -78,27 +75,18 @@ beforeAll(async () => {
   writeManifest(dir, 'big.yaml', upstreamService({ name: 'big', upstream: origin, image: 'test/big' }));
   const [http1, internal, admin] = [await deadPort(), await deadPort(), await deadPort()];
   port = http1;
-  child = spawn(
-    process.execPath,
-    ['--import', 'tsx', resolve(ROOT, 'src/cli.ts'), 'serve', '--config', dir, '--data-dir', tempDir('wharf-data-'), '--http-port', String(http1), '--internal-http-port', String(internal), '--admin-port', String(admin), '--log-level', 'warn'],
+  wharf = spawnCli(
+    ['serve', '--config', dir, '--data-dir', tempDir('wharf-data-'), '--http-port', String(http1), '--internal-http-port', String(internal), '--admin-port', String(admin), '--log-level', 'warn'],
     // Body chunks of 64 KB are malloc'ed; with glibc's default threshold freed ones stay in its free lists and
     // count as RSS long after the proxy dropped them. mmap'ed chunks go back to the OS when freed, so RSS tracks
     // what the proxy holds (plus garbage V8 has not collected yet), which is what this test is about.
-    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, MALLOC_MMAP_THRESHOLD_: '32768' } },
+    { env: { ...process.env, MALLOC_MMAP_THRESHOLD_: '32768' } },
   );
-  child.stdout!.on('data', (d) => (log += d));
-  child.stderr!.on('data', (d) => (log += d));
-  const t0 = Date.now();
-  for (;;) {
-    const ok = await get(admin, 'localhost', '/readyz').then((r) => r.status === 200, () => false);
-    if (ok) break;
-    if (Date.now() - t0 > 30_000) throw new Error(`wharf did not become ready:\n${log}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await waitReady(wharf, admin, 30_000);
 }, 40_000);
 
 afterAll(async () => {
-  if (child && child.exitCode === null) child.kill('SIGKILL');
+  killCli(wharf);
   await new Promise<void>((r) => backend?.close(() => r()));
 });
 
@@ -138,7 +126,7 @@ function download(size: number): Promise<number> {
 
 describe('large bodies through wharf serve', () => {
   it('100 MB up and 100 MB down with less than 64 MB of RSS growth', async () => {
-    const pid = child!.pid!;
+    const pid = wharf!.child.pid!;
     // Warm up both paths (16 MB each) so JIT-compiled code, pools and V8 heap sizing are in the baseline; a proxy
     // that buffered bodies would still grow by ~100 MB below.
     expect(await upload(16 * MB)).toBe(String(16 * MB));
@@ -153,7 +141,7 @@ describe('large bodies through wharf serve', () => {
   }, 60_000);
 
   it('the same over h2c prior knowledge (HTTP/2 flow control as backpressure)', async () => {
-    const pid = child!.pid!;
+    const pid = wharf!.child.pid!;
     const session = http2.connect(`http://127.0.0.1:${port}`);
     try {
       const h2up = (size: number) =>

@@ -1,24 +1,21 @@
 // `wharf serve` as a user runs it (child process) with a TLS Secret: the HTTPS port opens and serves the route
 // with that certificate; `wharf validate` reports a Secret whose key does not match its certificate.
 import { afterAll, describe, expect, it } from 'vitest';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { resolve } from 'node:path';
 import https from 'node:https';
 import { startBackend, deadPort, get, type Backend } from '../support/http.js';
 import { writeManifest, tempDir, configMaps } from '../support/wharf.js';
 import { upstreamService } from '../support/manifests.js';
+import { runCli, spawnCli, waitReady, killCli, type CliProcess } from '../support/cli.js';
 import { tlsSecret } from '../support/edge-wharf.js';
 import { makeCa } from '../support/tls-certs.js';
 
-const ROOT = resolve(import.meta.dirname, '../..');
-const CLI = ['--import', 'tsx', resolve(ROOT, 'src/cli.ts')];
 const HOST = 'hello.default.example.com';
 
-let child: ChildProcess | null = null;
+let wharf: CliProcess | null = null;
 let app: Backend | null = null;
 
 afterAll(async () => {
-  if (child && child.exitCode === null) child.kill('SIGKILL');
+  killCli(wharf);
   await app?.close();
 });
 
@@ -31,20 +28,9 @@ describe('wharf serve with TLS', () => {
     writeManifest(dir, 'tls.yaml', tlsSecret('hello-tls', 'default', await ca.issue({ names: ['*.default.example.com'] })));
     writeManifest(dir, 'hello.yaml', upstreamService({ name: 'hello', upstream: app.origin }));
     const [http, internal, admin, httpsPort, internalHttps] = [await deadPort(), await deadPort(), await deadPort(), await deadPort(), await deadPort()];
-    child = spawn(
-      process.execPath,
-      [...CLI, 'serve', '--config', dir, '--data-dir', tempDir('wharf-data-'), '--http-port', String(http), '--internal-http-port', String(internal),
-        '--admin-port', String(admin), '--https-port', String(httpsPort), '--internal-https-port', String(internalHttps)],
-      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    let log = '';
-    child.stdout!.on('data', (d) => (log += d));
-    child.stderr!.on('data', (d) => (log += d));
-    const t0 = Date.now();
-    while (!(await get(admin, 'localhost', '/readyz').then((r) => r.status === 200, () => false))) {
-      if (Date.now() - t0 > 20_000) throw new Error(`wharf did not become ready:\n${log}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    wharf = spawnCli(['serve', '--config', dir, '--data-dir', tempDir('wharf-data-'), '--http-port', String(http), '--internal-http-port', String(internal),
+      '--admin-port', String(admin), '--https-port', String(httpsPort), '--internal-https-port', String(internalHttps)]);
+    await waitReady(wharf, admin);
     const body = await new Promise<string>((res, rej) => {
       const req = https.request({ host: '127.0.0.1', port: httpsPort, servername: HOST, headers: { host: HOST }, ca: ca.cert, agent: false }, (r) => {
         let b = '';
@@ -68,8 +54,8 @@ describe('wharf serve with TLS', () => {
     const dir = tempDir();
     writeManifest(dir, 'config.yaml', configMaps({ 'config-wharf': { 'default-certificate': 'default/mixed' } }));
     writeManifest(dir, 'tls.yaml', tlsSecret('mixed', 'default', { cert: a.cert, key: b.key }));
-    const r = spawnSync(process.execPath, [...CLI, 'validate', '--config', dir, '--data-dir', tempDir('wharf-data-')], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
-    expect(r.stdout).toMatch(/Secret default\/mixed/);
-    expect(r.status).toBe(1);
+    const r = runCli(['validate', '--config', dir, '--data-dir', tempDir('wharf-data-')]);
+    expect(r.out).toMatch(/Secret default\/mixed/);
+    expect(r.code).toBe(1);
   }, 40_000);
 });
