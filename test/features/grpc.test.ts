@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as grpc from '@grpc/grpc-js';
 import { writeManifest, tempDir, configMaps } from '../support/wharf.js';
+import { upstreamService, upstreamRevision } from '../support/manifests.js';
 import { startEdgeWharf, tlsSecret, type EdgeWharf } from '../support/edge-wharf.js';
 import { makeCa, type TestCa } from '../support/tls-certs.js';
 
@@ -49,23 +50,9 @@ async function startGrpcBackend(name: string): Promise<{ server: grpc.Server; po
   return { server, port };
 }
 
-const revision = (name: string, port: number) => `apiVersion: serving.knative.dev/v1
-kind: Revision
-metadata:
-  name: ${name}
-  namespace: default
-  labels:
-    serving.knative.dev/service: grpc
-    serving.knative.dev/configuration: grpc
-  annotations:
-    wharf.dev/upstream: http://127.0.0.1:${port}
-spec:
-  containers:
-    - image: test/grpc
-      ports:
-        - name: h2c
-          containerPort: 8080
-`;
+const H2C = [{ name: 'h2c', containerPort: 8080 }];
+const revision = (name: string, port: number) =>
+  upstreamRevision({ name, service: 'grpc', upstream: `http://127.0.0.1:${port}`, image: 'test/grpc', ports: H2C });
 
 let a: { server: grpc.Server; port: number };
 let b: { server: grpc.Server; port: number };
@@ -86,29 +73,19 @@ beforeAll(async () => {
     'grpc.yaml',
     [
       revision('grpc-a', a.port),
-      `apiVersion: serving.knative.dev/v1
-kind: Service
-metadata:
-  name: grpc
-  namespace: default
-spec:
-  template:
-    metadata:
-      name: grpc-b
-      annotations:
-        wharf.dev/upstream: http://127.0.0.1:${b.port}
-    spec:
-      containers:
-        - image: test/grpc
-          ports:
-            - name: h2c
-              containerPort: 8080
-  traffic:
+      upstreamService({
+        name: 'grpc',
+        upstream: `http://127.0.0.1:${b.port}`,
+        revisionName: 'grpc-b',
+        image: 'test/grpc',
+        ports: H2C,
+        specExtra: `  traffic:
     - revisionName: grpc-a
       percent: 50
     - revisionName: grpc-b
       percent: 50
 `,
+      }),
     ].join('---\n'),
   );
   w = await startEdgeWharf(dir);

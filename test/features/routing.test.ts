@@ -3,25 +3,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBackend, get, echoed, many, type Backend } from '../support/http.js';
 import { startWharfFolder, writeManifest, tempDir, configMaps, type TestWharf } from '../support/wharf.js';
-import { upstreamService } from '../support/manifests.js';
+import { upstreamService, upstreamRevision } from '../support/manifests.js';
 
 let blue: Backend, green: Backend, old: Backend, priv: Backend;
 let w: TestWharf;
 
-const revision = (name: string, svc: string, upstream: string) => `apiVersion: serving.knative.dev/v1
-kind: Revision
-metadata:
-  name: ${name}
-  namespace: default
-  labels:
-    serving.knative.dev/service: ${svc}
-    serving.knative.dev/configuration: ${svc}
-  annotations:
-    wharf.dev/upstream: ${upstream}
-spec:
-  containers:
-    - image: test/app
-`;
+const revision = (name: string, service: string, upstream: string) => upstreamRevision({ name, service, upstream });
 
 beforeAll(async () => {
   blue = await startBackend('blue');

@@ -6,6 +6,7 @@ import { WebSocketServer, WebSocket } from 'ws';
 import type { AddressInfo } from 'node:net';
 import { get } from '../support/http.js';
 import { writeManifest, tempDir, configMaps } from '../support/wharf.js';
+import { upstreamService, upstreamRevision } from '../support/manifests.js';
 import { startEdgeWharf, tlsSecret, type EdgeWharf } from '../support/edge-wharf.js';
 import { makeCa, type TestCa } from '../support/tls-certs.js';
 
@@ -40,40 +41,21 @@ beforeAll(async () => {
   writeManifest(
     dir,
     'chat.yaml',
-    `apiVersion: serving.knative.dev/v1
-kind: Revision
-metadata:
-  name: chat-a
-  namespace: default
-  labels:
-    serving.knative.dev/service: chat
-    serving.knative.dev/configuration: chat
-  annotations:
-    wharf.dev/upstream: http://127.0.0.1:${a.port}
-spec:
-  containers:
-    - image: test/chat
----
-apiVersion: serving.knative.dev/v1
-kind: Service
-metadata:
-  name: chat
-  namespace: default
-spec:
-  template:
-    metadata:
-      name: chat-b
-      annotations:
-        wharf.dev/upstream: http://127.0.0.1:${b.port}
-    spec:
-      containers:
-        - image: test/chat
-  traffic:
+    [
+      upstreamRevision({ name: 'chat-a', service: 'chat', upstream: `http://127.0.0.1:${a.port}`, image: 'test/chat' }),
+      upstreamService({
+        name: 'chat',
+        upstream: `http://127.0.0.1:${b.port}`,
+        revisionName: 'chat-b',
+        image: 'test/chat',
+        specExtra: `  traffic:
     - revisionName: chat-a
       percent: 50
     - revisionName: chat-b
       percent: 50
 `,
+      }),
+    ].join('---\n'),
   );
   w = await startEdgeWharf(dir);
 });

@@ -1,5 +1,5 @@
-// Manifest builders shared by feature tests: the YAML a user would write for a standalone Knative Service (backed
-// by `wharf.dev/upstream`), a DomainMapping and a ClusterDomainClaim. Values are JSON-quoted so they stay strings.
+// Manifest builders shared by feature tests: the YAML a user would write for a standalone Knative Service or Revision
+// (backed by `wharf.dev/upstream`), a DomainMapping and a ClusterDomainClaim. Values are JSON-quoted so they stay strings.
 
 /** `key: "value"` lines at the given indent, or '' when the map is empty. */
 function yamlMap(map: Record<string, string>, indent: string): string {
@@ -21,8 +21,18 @@ export interface UpstreamServiceOptions {
   /** spec.template.metadata.name: the name the latest revision gets. */
   revisionName?: string;
   image?: string;
+  /** Container ports, e.g. [{ name: 'h2c', containerPort: 8080 }] to ask for HTTP/2 cleartext. */
+  ports?: { name: string; containerPort: number }[];
   /** Raw YAML appended under `spec:` (indented two spaces), e.g. a traffic block. */
   specExtra?: string;
+}
+
+/** The `- image:` container entry (plus ports) at the given indent. */
+function container(image: string | undefined, ports: UpstreamServiceOptions['ports'], indent: string): string {
+  const p = ports?.length
+    ? `${indent}  ports:\n` + ports.map((x) => `${indent}    - name: ${x.name}\n${indent}      containerPort: ${x.containerPort}\n`).join('')
+    : '';
+  return `${indent}- image: ${image ?? 'test/app'}\n${p}`;
 }
 
 /** A serving.knative.dev/v1 Service whose revisions are served by `upstream` (no containers run). */
@@ -41,8 +51,24 @@ ${labels}${annotations}spec:
 ${revisionName}      annotations:
 ${yamlMap({ 'wharf.dev/upstream': o.upstream, ...o.templateAnnotations }, '        ')}    spec:
       containers:
-        - image: ${o.image ?? 'test/app'}
-${o.specExtra ?? ''}`;
+${container(o.image, o.ports, '        ')}${o.specExtra ?? ''}`;
+}
+
+/** A serving.knative.dev/v1 Revision of Service `service` served by `upstream` (for traffic splits by name). */
+export function upstreamRevision(o: { name: string; service: string; namespace?: string; upstream: string; image?: string; ports?: UpstreamServiceOptions['ports'] }): string {
+  return `apiVersion: serving.knative.dev/v1
+kind: Revision
+metadata:
+  name: ${o.name}
+  namespace: ${o.namespace ?? 'default'}
+  labels:
+    serving.knative.dev/service: ${o.service}
+    serving.knative.dev/configuration: ${o.service}
+  annotations:
+    wharf.dev/upstream: ${JSON.stringify(o.upstream)}
+spec:
+  containers:
+${container(o.image, o.ports, '    ')}`;
 }
 
 /** A DomainMapping from `domain` to the Knative Service `service` in `namespace`, optionally with a TLS Secret. */
