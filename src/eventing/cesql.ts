@@ -111,6 +111,26 @@ interface FnDef {
 
 const chars = (s: string): string[] => Array.from(s);
 
+/** LEFT(s, n) / RIGHT(s, n): the first / last n characters; a negative n is an error that yields s unchanged. */
+function leftRight(name: 'LEFT' | 'RIGHT'): FnDef {
+  return {
+    params: ['string', 'int'],
+    rest: null,
+    ret: 'string',
+    impl: (a, errs) => {
+      const s = a[0] as string;
+      const n = a[1] as number;
+      if (n < 0) {
+        errs.push(`${name}: negative length`);
+        return s;
+      }
+      const cs = chars(s);
+      if (name === 'LEFT') return cs.slice(0, n).join('');
+      return n >= cs.length ? s : cs.slice(cs.length - n).join('');
+    },
+  };
+}
+
 const FUNCTIONS: Record<string, FnDef[]> = {
   LENGTH: [{ params: ['string'], rest: null, ret: 'int', impl: (a) => chars(a[0] as string).length }],
   CONCAT: [{ params: [], rest: 'string', ret: 'string', impl: (a) => (a as string[]).join('') }],
@@ -118,39 +138,8 @@ const FUNCTIONS: Record<string, FnDef[]> = {
   LOWER: [{ params: ['string'], rest: null, ret: 'string', impl: (a) => (a[0] as string).toLowerCase() }],
   UPPER: [{ params: ['string'], rest: null, ret: 'string', impl: (a) => (a[0] as string).toUpperCase() }],
   TRIM: [{ params: ['string'], rest: null, ret: 'string', impl: (a) => (a[0] as string).trim() }],
-  LEFT: [
-    {
-      params: ['string', 'int'],
-      rest: null,
-      ret: 'string',
-      impl: (a, errs) => {
-        const s = a[0] as string;
-        const n = a[1] as number;
-        if (n < 0) {
-          errs.push('LEFT: negative length');
-          return s;
-        }
-        return chars(s).slice(0, n).join('');
-      },
-    },
-  ],
-  RIGHT: [
-    {
-      params: ['string', 'int'],
-      rest: null,
-      ret: 'string',
-      impl: (a, errs) => {
-        const s = a[0] as string;
-        const n = a[1] as number;
-        if (n < 0) {
-          errs.push('RIGHT: negative length');
-          return s;
-        }
-        const cs = chars(s);
-        return n >= cs.length ? s : cs.slice(cs.length - n).join('');
-      },
-    },
-  ],
+  LEFT: [leftRight('LEFT')],
+  RIGHT: [leftRight('RIGHT')],
   SUBSTRING: [
     { params: ['string', 'int'], rest: null, ret: 'string', impl: (a, errs) => substring(a[0] as string, a[1] as number, null, errs) },
     { params: ['string', 'int', 'int'], rest: null, ret: 'string', impl: (a, errs) => substring(a[0] as string, a[1] as number, a[2] as number, errs) },
