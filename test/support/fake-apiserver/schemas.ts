@@ -1,4 +1,5 @@
-// Structural-schema behaviour of a real API server for CRDs, from Knative's own CRD files (../shared/knative-crds):
+// Structural-schema behaviour of a real API server for CRDs, from Knative's own CRD files (test/fixtures/knative-crds,
+// copied unchanged from Knative's releases so the tests do not depend on anything outside the repository):
 // unknown fields are pruned (unless x-kubernetes-preserve-unknown-fields), then the object is validated (422 with
 // the failing paths). So a status wharf writes, or a fixture a test creates, must be what a cluster would accept.
 import { readdirSync, readFileSync, existsSync } from 'node:fs';
@@ -12,7 +13,7 @@ const Ajv = ((AjvModule as unknown as { default?: unknown }).default ?? AjvModul
   compile(schema: object): ((v: unknown) => boolean) & { errors?: { instancePath: string; message?: string }[] | null };
 };
 
-export const CRD_DIR = fileURLToPath(new URL('../../../../shared/knative-crds/', import.meta.url));
+export const CRD_DIR = fileURLToPath(new URL('../../fixtures/knative-crds/', import.meta.url));
 
 type Schema = Record<string, any>;
 
@@ -46,11 +47,12 @@ export function prune(v: unknown, s: Schema | undefined, root = false): unknown 
 
 let cache: Map<string, CrdSchema> | null = null;
 
-/** Every CRD version schema under CRD_DIR, keyed by `${group}/${version} ${kind}`. Empty if the folder is missing. */
+/** Every CRD version schema under CRD_DIR, keyed by `${group}/${version} ${kind}`. A missing folder is an error: a
+ *  fake server that silently skipped validation would let tests pass that a real cluster fails. */
 export function loadCrdSchemas(dir = CRD_DIR): Map<string, CrdSchema> {
   if (cache && dir === CRD_DIR) return cache;
   const out = new Map<string, CrdSchema>();
-  if (!existsSync(dir)) return out;
+  if (!existsSync(dir)) throw new Error(`Knative CRDs not found at ${dir}`);
   const ajv = new Ajv({ strict: false, allErrors: true, validateFormats: false });
   const walk = (d: string): string[] => readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(d, e.name)) : e.name.endsWith('.yaml') ? [join(d, e.name)] : []));
   for (const f of walk(dir)) {
