@@ -3,6 +3,7 @@
 // Trigger `subscriberUri` resolved from a URI or a ref (Knative Service or v1 Service → cluster-local URL).
 import type { KObject } from '../../model/objects.js';
 import { child } from '../../observability/logger.js';
+import { CoalescedPass } from './coalesce.js';
 import { BROKER_INGRESS_SERVICE, DEFAULT_CLUSTER_DOMAIN } from './constants.js';
 import { RESOURCES, type KubernetesSource } from './kubernetes-source.js';
 import type { Condition } from './status.js';
@@ -57,8 +58,7 @@ function modelStates(model: unknown): { brokers: Map<string, ModelState>; trigge
 }
 
 export class EventingStatusWriter {
-  private running = false;
-  private again = false;
+  private readonly passes = new CoalescedPass(() => this.pass());
   private model: ReturnType<typeof modelStates> = null;
 
   private readonly clusterDomain: string;
@@ -82,18 +82,7 @@ export class EventingStatusWriter {
   }
 
   kick(): void {
-    if (this.running) {
-      this.again = true;
-      return;
-    }
-    this.running = true;
-    void this.pass().finally(() => {
-      this.running = false;
-      if (this.again) {
-        this.again = false;
-        this.kick();
-      }
-    });
+    this.passes.kick();
   }
 
   private async pass(): Promise<void> {

@@ -5,6 +5,7 @@
 import type { KObject, Problem } from '../../model/objects.js';
 import { child } from '../../observability/logger.js';
 import { ApiStatusError } from './client.js';
+import { CoalescedPass } from './coalesce.js';
 import { DEFAULT_CLUSTER_DOMAIN, INGRESS_FINALIZER, INTERNAL_SERVICE, PUBLIC_SERVICE } from './constants.js';
 import { RESOURCES, type KubernetesSource } from './kubernetes-source.js';
 import type { IngressProber } from './prober.js';
@@ -82,8 +83,7 @@ export class IngressStatusWriter {
   private live: ReadonlyMap<string, IngressVersion> = new Map();
   private conflicts = new Map<string, string>(); // ingress key → message
   private invalid = new Map<string, string>(); // ingress key → why the compiler did not serve it
-  private running = false;
-  private again = false;
+  private readonly passes = new CoalescedPass(() => this.pass(), () => !this.stopped);
   private readonly written = new Map<string, string>();
   private readonly addrs: { public: string; private: string };
   private stopped = false;
@@ -122,19 +122,7 @@ export class IngressStatusWriter {
 
   /** Schedule a reconcile pass (coalesced). */
   kick(): void {
-    if (this.stopped) return;
-    if (this.running) {
-      this.again = true;
-      return;
-    }
-    this.running = true;
-    void this.pass().finally(() => {
-      this.running = false;
-      if (this.again) {
-        this.again = false;
-        this.kick();
-      }
-    });
+    this.passes.kick();
   }
 
   private async pass(): Promise<void> {
