@@ -264,6 +264,28 @@ function err(ctx: Ctx, o: KObject, field: string | undefined, message: string, s
   ctx.problems.push({ severity, object: describe(o), field, message });
 }
 
+/** One object's readiness: each failure becomes a problem on its field, and the first one is the not-ready reason. */
+class Verdict {
+  ready = true;
+  reason: string | undefined;
+  constructor(
+    private readonly ctx: Ctx,
+    private readonly o: KObject,
+  ) {}
+  /** Not ready; `reason` is kept only if it is the first. */
+  notReady(reason: string): void {
+    this.ready = false;
+    this.reason ??= reason;
+  }
+  /** A reporter for `field`, for resolvers that take an error callback. */
+  fail(field: string): (m: string) => void {
+    return (m) => {
+      err(this.ctx, this.o, field, m);
+      this.notReady(`${field}: ${m}`);
+    };
+  }
+}
+
 /** Resolve a duck Destination ({ref, uri}) in namespace `ns`. Returns null (with a problem) when it cannot. */
 export function resolveDestination(dest: unknown, ns: string, ctx: Pick<Ctx, 'clusterDomain' | 'brokers' | 'channels' | 'gatewayIngressName'>, onError: (msg: string) => void): Destination | null {
   if (dest === null || typeof dest !== 'object') {
@@ -554,22 +576,14 @@ export function compileEventing(objects: readonly KObject[], config: ClusterConf
     }
     const ckey = `${ns}/${chRef.name}`;
     const channel = ctx.channels.get(ckey);
-    let ready = true;
-    let reason: string | undefined;
-    const fail = (field: string) => (m: string): void => {
-      err(ctx, o, field, m);
-      ready = false;
-      reason ??= `${field}: ${m}`;
-    };
+    const v = new Verdict(ctx, o);
+    const fail = (field: string) => v.fail(field);
     if (!channel) fail('spec.channel')(`channel ${ckey} not found`);
     const subscriber = spec.subscriber !== undefined ? resolveDestination(spec.subscriber, ns, ctx, fail('spec.subscriber')) : null;
     const reply = spec.reply !== undefined ? resolveDestination(spec.reply, ns, ctx, fail('spec.reply')) : null;
     if (!subscriber && !reply && spec.subscriber === undefined && spec.reply === undefined) fail('spec')('needs a subscriber or a reply');
     const own = compileDelivery(spec.delivery, o, 'spec.delivery', ctx, ns);
-    if (own === false) {
-      ready = false;
-      reason ??= 'invalid spec.delivery';
-    }
+    if (own === false) v.notReady('invalid spec.delivery');
     const { ordered, concurrency } = readAnnotations(o, ctx);
     subscribers.push({
       kind: 'subscription',
@@ -584,8 +598,8 @@ export function compileEventing(objects: readonly KObject[], config: ClusterConf
       delivery: (own || null) ?? channel?.delivery ?? ecfg.defaultDelivery,
       ordered,
       concurrency,
-      ready,
-      reason,
+      ready: v.ready,
+      reason: v.reason,
     });
   }
 
@@ -594,13 +608,8 @@ export function compileEventing(objects: readonly KObject[], config: ClusterConf
     const ns = nsOf(o);
     const key = `${ns}/${o.metadata.name}`;
     const spec = (o.spec ?? {}) as Record<string, unknown>;
-    let ready = true;
-    let reason: string | undefined;
-    const fail = (field: string) => (m: string): void => {
-      err(ctx, o, field, m);
-      ready = false;
-      reason ??= `${field}: ${m}`;
-    };
+    const v = new Verdict(ctx, o);
+    const fail = (field: string) => v.fail(field);
     let schedule = typeof spec.schedule === 'string' ? spec.schedule.trim() : '';
     let timezone = typeof spec.timezone === 'string' && spec.timezone !== '' ? spec.timezone : null;
     // robfig/cron's CRON_TZ= / TZ= prefix, which Knative also accepts.
@@ -620,7 +629,7 @@ export function compileEventing(objects: readonly KObject[], config: ClusterConf
         fail('spec.timezone')(`unknown time zone "${timezone}"`);
       }
     }
-    if (ready && tzOk) {
+    if (v.ready && tzOk) {
       try {
         new Cron(schedule, { paused: true, timezone: timezone ?? undefined }); // parse only; never started here
       } catch (e) {
@@ -645,8 +654,8 @@ export function compileEventing(objects: readonly KObject[], config: ClusterConf
       contentType: typeof spec.contentType === 'string' && spec.contentType !== '' ? spec.contentType : null,
       source: `/apis/v1/namespaces/${ns}/pingsources/${o.metadata.name}`,
       sink,
-      ready,
-      reason,
+      ready: v.ready,
+      reason: v.reason,
     });
   }
 
