@@ -16,6 +16,23 @@ export interface Backend {
 
 export type BackendHandler = (req: http.IncomingMessage, res: http.ServerResponse, body: string) => void;
 
+/** Listen on 127.0.0.1:0; close() also drops kept-alive connections so tests end promptly. */
+async function listen(server: http.Server, seen: Backend['seen']): Promise<Backend> {
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    port,
+    origin: `http://127.0.0.1:${port}`,
+    server,
+    seen,
+    close: () =>
+      new Promise<void>((r) => {
+        server.close(() => r());
+        server.closeAllConnections();
+      }),
+  };
+}
+
 /** The default backend answer: 200 with a JSON echo of what arrived, plus X-Backend: name. */
 export function echo(name: string): BackendHandler {
   return (req, res, body) => {
@@ -38,19 +55,7 @@ export async function startBackend(handler: BackendHandler | string = 'backend')
       h(req, res, body);
     });
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as AddressInfo).port;
-  return {
-    port,
-    origin: `http://127.0.0.1:${port}`,
-    server,
-    seen,
-    close: () =>
-      new Promise<void>((r) => {
-        server.close(() => r());
-        server.closeAllConnections();
-      }),
-  };
+  return listen(server, seen);
 }
 
 /** A Node backend that streams the request straight back (for large bodies; nothing is buffered). */
@@ -59,19 +64,7 @@ export async function startStreamingEcho(): Promise<Backend> {
     res.writeHead(200, { 'content-type': 'application/octet-stream' });
     req.pipe(res);
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as AddressInfo).port;
-  return {
-    port,
-    origin: `http://127.0.0.1:${port}`,
-    server,
-    seen: [],
-    close: () =>
-      new Promise<void>((r) => {
-        server.close(() => r());
-        server.closeAllConnections();
-      }),
-  };
+  return listen(server, []);
 }
 
 /** A port that nothing listens on (bound, then released). */

@@ -38,6 +38,18 @@ export interface TestWharf {
   stop(): Promise<void>;
 }
 
+/** Every plane on 127.0.0.1 port 0, and drain timings short enough for tests unless a test sets them. */
+function listeners(opts: { drainDelayMs?: number; drainTimeoutMs?: number }) {
+  const local = () => ({ port: 0, host: '127.0.0.1' });
+  return {
+    external: local(),
+    internal: local(),
+    admin: local(),
+    drainDelayMs: opts.drainDelayMs ?? 0,
+    drainTimeoutMs: opts.drainTimeoutMs ?? 2000,
+  };
+}
+
 async function started(runtime: Runtime): Promise<TestWharf> {
   await runtime.start();
   const a = runtime.addresses();
@@ -68,11 +80,7 @@ export async function startWharfWith<B extends Backends = FakeBackends>(
     source,
     backends,
     compile,
-    external: { port: 0, host: '127.0.0.1' },
-    internal: { port: 0, host: '127.0.0.1' },
-    admin: { port: 0, host: '127.0.0.1' },
-    drainDelayMs: opts.drainDelayMs ?? 0,
-    drainTimeoutMs: opts.drainTimeoutMs ?? 2000,
+    ...listeners(opts),
   });
   return { ...(await started(runtime)), source, backends };
 }
@@ -92,11 +100,7 @@ export async function startWharfFolder(
     source,
     backends: createBackends({ dataDir, drainTimeoutMs: 2000 }),
     compile,
-    external: { port: 0, host: '127.0.0.1' },
-    internal: { port: 0, host: '127.0.0.1' },
-    admin: { port: 0, host: '127.0.0.1' },
-    drainDelayMs: opts.drainDelayMs ?? 0,
-    drainTimeoutMs: opts.drainTimeoutMs ?? 2000,
+    ...listeners(opts),
   });
   return { ...(await started(runtime)), source };
 }
