@@ -3,6 +3,7 @@
 // backoff when it dies, and on scale-down is drained (no new requests, in-flight finish) before SIGTERM, with
 // SIGKILL after a grace period.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import net from 'node:net';
 import readline from 'node:readline';
 import type { Logger } from 'pino';
@@ -11,6 +12,9 @@ import type { BackendSpec } from '../model/snapshot.js';
 import type { ProcessSpec, ReadinessCheck } from '../model/desired.js';
 import { BackendEndpoint, type EndpointOwner } from './endpoint.js';
 import { ProbeLoop } from './probe.js';
+
+/** util-linux setpriv (Linux), to tie each revision process's life to wharf's (PR_SET_PDEATHSIG). */
+const SETPRIV = process.platform === 'linux' && existsSync('/usr/bin/setpriv') ? '/usr/bin/setpriv' : null;
 
 /** What a process pool needs from the revision's throttler. */
 export interface EndpointSink {
@@ -127,7 +131,12 @@ export class ProcessInstance implements EndpointOwner {
     this.startedAt = Date.now();
     let child: ChildProcess;
     try {
-      child = spawn(cmd, [...rest, ...spec.args], { cwd: spec.cwd || undefined, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+      // Under setpriv the kernel sends SIGTERM to the process when wharf dies, even by SIGKILL: no orphans that
+      // keep holding ports after a crash. setpriv execs the command, so the pid is the app's own.
+      const argv = [...rest, ...spec.args];
+      child = SETPRIV
+        ? spawn(SETPRIV, ['--pdeathsig', 'TERM', '--', cmd, ...argv], { cwd: spec.cwd || undefined, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+        : spawn(cmd, argv, { cwd: spec.cwd || undefined, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     } catch (err) {
       pool.log.error({ err, command: spec.command }, 'cannot start revision process');
       this.scheduleRestart();
