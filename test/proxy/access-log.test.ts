@@ -1,25 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Writable } from 'node:stream';
 import { startBackend, get, deadPort, type Backend } from '../support/http.js';
 import { fixtureSnapshot } from '../support/snapshot.js';
 import { startWharfWith, type TestWharf } from '../support/wharf.js';
-import { configureLogger } from '../../src/observability/logger.js';
-import { resetAccessLog } from '../../src/observability/access-log.js';
+import { captureLogs } from '../support/log-capture.js';
 
-const lines: Record<string, unknown>[] = [];
+let lines: Record<string, unknown>[] = [];
 let be: Backend;
 let w: TestWharf & { source: import('../support/wharf.js').PushSource };
 let accessLog = true;
 
 beforeAll(async () => {
-  const sink = new Writable({
-    write(chunk, _enc, cb) {
-      for (const l of String(chunk).split('\n')) if (l) lines.push(JSON.parse(l));
-      cb();
-    },
-  });
-  configureLogger({ level: 'info', destination: sink });
-  resetAccessLog();
+  lines = captureLogs();
   be = await startBackend('a');
   const dead = await deadPort();
   w = await startWharfWith(() =>

@@ -1,27 +1,18 @@
 // A WebSocket tunnel gets one access-log line when it closes, with the revision it was pinned to and the bytes of
 // the whole connection.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Writable } from 'node:stream';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, WebSocket } from 'ws';
 import { fixtureSnapshot } from '../support/snapshot.js';
 import { startWharfWith, type TestWharf } from '../support/wharf.js';
-import { configureLogger } from '../../src/observability/logger.js';
-import { resetAccessLog } from '../../src/observability/access-log.js';
+import { captureLogs, stopCapturingLogs } from '../support/log-capture.js';
 
-const lines: Record<string, unknown>[] = [];
+let lines: Record<string, unknown>[] = [];
 let wss: WebSocketServer;
 let w: TestWharf;
 
 beforeAll(async () => {
-  const sink = new Writable({
-    write(chunk, _enc, cb) {
-      for (const l of String(chunk).split('\n')) if (l) lines.push(JSON.parse(l));
-      cb();
-    },
-  });
-  configureLogger({ level: 'info', destination: sink });
-  resetAccessLog();
+  lines = captureLogs();
   wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
   await new Promise<void>((r) => wss.once('listening', () => r()));
   wss.on('connection', (s) => s.on('message', (d) => s.send(d.toString())));
@@ -36,8 +27,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await w?.stop();
   await new Promise<void>((r) => wss.close(() => r()));
-  configureLogger({ level: 'silent' });
-  resetAccessLog();
+  stopCapturingLogs();
 });
 
 describe('WebSocket access log', () => {
