@@ -13,8 +13,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import net from 'node:net';
 import { Client, Pool } from 'undici';
+import { deadPort as freePort } from '../test/support/http.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const APP = join(ROOT, 'conf/apps/autoscale.js');
@@ -32,14 +32,6 @@ const cleanup = (): void => {
 };
 process.on('exit', cleanup);
 process.on('SIGINT', () => process.exit(130));
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const p = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return p;
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -8,6 +8,8 @@ import { tmpdir, cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import net from 'node:net';
 import { makeCa } from '../test/support/tls-certs.js';
+import { deadPort as freePort } from '../test/support/http.js';
+import { tlsSecret } from '../test/support/manifests.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const DURATION = Number(process.env.BENCH_SECONDS ?? 8);
@@ -35,14 +37,6 @@ process.on('SIGINT', () => process.exit(130));
 
 function pinned(cpu: string, cmd: string, args: string[]): [string, string[]] {
   return HAVE_TASKSET ? ['taskset', ['-c', cpu, cmd, ...args]] : [cmd, args];
-}
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const p = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return p;
 }
 
 function start(cpu: string, cmd: string, args: string[], opts: { quiet?: boolean; env?: NodeJS.ProcessEnv } = {}): ChildProcess {
@@ -126,20 +120,7 @@ function h2load(name: string, url: string, host: string, seconds: number): Row {
 async function tlsConf(dir: string): Promise<void> {
   const ca = await makeCa('wharf bench CA');
   const pair = await ca.issue({ names: [HOST] });
-  const indent = (t: string) => t.trimEnd().split('\n').map((l) => `    ${l}`).join('\n');
-  writeFileSync(
-    join(dir, 'conf', 'tls.yaml'),
-    `apiVersion: v1
-kind: Secret
-metadata: { name: bench-tls, namespace: default }
-type: kubernetes.io/tls
-stringData:
-  tls.crt: |
-${indent(pair.cert)}
-  tls.key: |
-${indent(pair.key)}
-`,
-  );
+  writeFileSync(join(dir, 'conf', 'tls.yaml'), tlsSecret('bench-tls', 'default', pair));
 }
 
 /** Open-loop fixed rate (the load generator runs on the backend's core). */

@@ -60,19 +60,5 @@ export async function startEdgeWharf(
   };
 }
 
-/** A kubernetes.io/tls Secret manifest with PEM text in stringData. */
-export function tlsSecret(name: string, namespace: string, pair: { cert: string; key: string }): string {
-  const indent = (t: string) => t.trimEnd().split('\n').map((l) => `    ${l}`).join('\n');
-  return `apiVersion: v1
-kind: Secret
-metadata:
-  name: ${name}
-  namespace: ${namespace}
-type: kubernetes.io/tls
-stringData:
-  tls.crt: |
-${indent(pair.cert)}
-  tls.key: |
-${indent(pair.key)}
-`;
-}
+// Moved to manifests.ts with the other manifest builders; still exported here for existing importers.
+export { tlsSecret } from './manifests.js';

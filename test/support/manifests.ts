@@ -1,5 +1,5 @@
 // Manifest builders shared by feature tests: the YAML a user would write for a standalone Knative Service or Revision
-// (backed by `wharf.dev/upstream`), a DomainMapping and a ClusterDomainClaim. Values are JSON-quoted so they stay strings.
+// (backed by `wharf.dev/upstream`), a DomainMapping, a ClusterDomainClaim and a TLS Secret. Values are JSON-quoted so they stay strings.
 
 /** `key: "value"` lines at the given indent, or '' when the map is empty. */
 function yamlMap(map: Record<string, string>, indent: string): string {
@@ -95,5 +95,22 @@ metadata:
   name: ${domain}
 spec:
   namespace: ${namespace}
+`;
+}
+
+/** A kubernetes.io/tls Secret manifest with PEM text in stringData. */
+export function tlsSecret(name: string, namespace: string, pair: { cert: string; key: string }): string {
+  const indent = (t: string) => t.trimEnd().split('\n').map((l) => `    ${l}`).join('\n');
+  return `apiVersion: v1
+kind: Secret
+metadata:
+  name: ${name}
+  namespace: ${namespace}
+type: kubernetes.io/tls
+stringData:
+  tls.crt: |
+${indent(pair.cert)}
+  tls.key: |
+${indent(pair.key)}
 `;
 }
