@@ -1,23 +1,10 @@
 // Channel + Subscription fan-out over the channel host, and PingSource ticks (second-resolution schedule).
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { KObject } from '../../src/model/objects.js';
 import { pingEvent } from '../../src/eventing/ping.js';
-import { broker, ce, postWithHost, sleep, startBroker, startSink, trigger, type Sink, type TestBroker } from './helpers.js';
+import { broker, ce, postWithHost, sleep, trigger, perTestFixtures } from './helpers.js';
 
-const cleanup: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  while (cleanup.length) await cleanup.pop()!();
-});
-async function sinkOf(b?: Parameters<typeof startSink>[0]): Promise<Sink> {
-  const s = await startSink(b ?? null);
-  cleanup.push(() => s.close());
-  return s;
-}
-async function brokerOf(objs: KObject[]): Promise<TestBroker> {
-  const b = await startBroker(objs);
-  cleanup.push(() => b.close());
-  return b;
-}
+const { sinkOf, brokerOf } = perTestFixtures();
 
 const channel = (name: string, kind = 'InMemoryChannel'): KObject => ({ apiVersion: 'messaging.knative.dev/v1', kind, metadata: { name, namespace: 'default' } });
 const subscription = (name: string, spec: Record<string, unknown>): KObject => ({

@@ -1,23 +1,9 @@
 // Dispatch over real sockets: routing by filters, replies, TTL, retries/backoff, Retry-After, dead-letter sinks,
 // long events, delivery format, ordering and reload behaviour.
-import { afterEach, describe, expect, it } from 'vitest';
-import { broker, ce, idIs, postEvent, sleep, startBroker, startSink, trigger, type Sink, type TestBroker } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { broker, ce, idIs, postEvent, sleep, trigger, perTestFixtures } from './helpers.js';
 
-const cleanup: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  while (cleanup.length) await cleanup.pop()!();
-});
-
-async function sinkOf(behaviour?: Parameters<typeof startSink>[0]): Promise<Sink> {
-  const s = await startSink(behaviour ?? null);
-  cleanup.push(() => s.close());
-  return s;
-}
-async function brokerOf(...args: Parameters<typeof startBroker>): Promise<TestBroker> {
-  const b = await startBroker(...args);
-  cleanup.push(() => b.close());
-  return b;
-}
+const { sinkOf, brokerOf } = perTestFixtures();
 
 describe('routing', () => {
   it('two triggers with different filters each get exactly their event; no filter gets both', async () => {

@@ -10,6 +10,7 @@ import { compileEventing, BROKER_HANDLER, CHANNEL_HANDLER, type EventingModel } 
 import type { KObject } from '../../src/model/objects.js';
 import type { LocalRequest } from '../../src/proxy/handler.js';
 import { Eventing } from '../../src/eventing/runtime.js';
+import { afterEach } from 'vitest';
 
 export function tmpDir(prefix = 'wharf-ev-'): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
@@ -191,4 +192,32 @@ export async function postWithHost(url: string, host: string, attrs: Record<stri
   const r = await request(url, { method: 'POST', headers, body });
   await r.body.dump();
   return r.statusCode;
+}
+
+/**
+ * Sinks and brokers that close after each test (last started, first closed). Call once at the top of a test file;
+ * `cleanup` takes any other teardown, e.g. a broker started directly to test a restart.
+ */
+export function perTestFixtures(): {
+  cleanup: (() => Promise<void>)[];
+  sinkOf: (behaviour?: Parameters<typeof startSink>[0]) => Promise<Sink>;
+  brokerOf: (...args: Parameters<typeof startBroker>) => Promise<TestBroker>;
+} {
+  const cleanup: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    while (cleanup.length) await cleanup.pop()!();
+  });
+  return {
+    cleanup,
+    async sinkOf(behaviour) {
+      const s = await startSink(behaviour ?? null);
+      cleanup.push(() => s.close());
+      return s;
+    },
+    async brokerOf(...args) {
+      const b = await startBroker(...args);
+      cleanup.push(() => b.close());
+      return b;
+    },
+  };
 }

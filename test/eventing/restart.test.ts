@@ -3,18 +3,10 @@
 // removes segments once every cursor passed them.
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { broker, ce, postEvent, sleep, startBroker, startSink, tmpDir, trigger, type Sink, type TestBroker } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { broker, ce, postEvent, sleep, startBroker, tmpDir, trigger, type TestBroker, perTestFixtures } from './helpers.js';
 
-const cleanup: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  while (cleanup.length) await cleanup.pop()!();
-});
-async function sinkOf(b?: Parameters<typeof startSink>[0]): Promise<Sink> {
-  const s = await startSink(b ?? null);
-  cleanup.push(() => s.close());
-  return s;
-}
+const { cleanup, sinkOf } = perTestFixtures();
 
 describe('restart', () => {
   it('redelivers events that were not finished before a graceful stop; finished ones are not redelivered', async () => {
