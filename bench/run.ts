@@ -23,6 +23,8 @@ const HAVE_TASKSET = have('taskset') && cpus().length >= 2;
 const HAVE_WRK = have('wrk');
 // h2load (Debian's nghttp2-client) drives the h2c and h2-over-TLS rows; without it those rows are skipped.
 const HAVE_H2LOAD = have('h2load');
+// hey (Debian: apt-get install hey) is a Go load generator with rate limiting: steadier tails than a Node client.
+const HAVE_HEY = have('hey');
 const NGINX = ['/usr/sbin/nginx', 'nginx'].find((c) => spawnSync('sh', ['-c', `command -v ${c}`]).status === 0);
 // Core 1: the proxy under test. Core 0: backend + load generator (as in the reference measurement).
 const PROXY_CPU = '1';
@@ -123,8 +125,17 @@ async function tlsConf(dir: string): Promise<void> {
   writeFileSync(join(dir, 'conf', 'tls.yaml'), tlsSecret('bench-tls', 'default', pair));
 }
 
-/** Open-loop fixed rate (the load generator runs on the backend's core). */
+/** Fixed rate (the load generator runs on the backend's core): hey when installed, else bench/loadgen.ts. */
 function fixedRate(port: number, host: string): { p50: number; p99: number; errors: number } {
+  if (HAVE_HEY) {
+    // 10 workers, each rate-limited to RATE/10 requests per second.
+    const [c, a] = pinned(LOAD_CPU, 'hey', ['-z', `${RATE_SECONDS}s`, '-c', '10', '-q', String(RATE / 10), '-host', host, `http://127.0.0.1:${port}/`]);
+    const out = spawnSync(c, a, { encoding: 'utf8' }).stdout;
+    const pct = (p: string) => Number(new RegExp(`${p}% in ([0-9.]+) secs`).exec(out)?.[1] ?? NaN) * 1000;
+    const codes = [...out.matchAll(/\[(\d{3})\]\s+(\d+) responses/g)];
+    const errors = codes.filter((m) => m[1] !== '200').reduce((n, m) => n + Number(m[2]), 0) + (/Error distribution/.test(out) ? 1 : 0);
+    return { p50: pct('50'), p99: pct('99'), errors };
+  }
   const [c, a] = pinned(LOAD_CPU, process.execPath, ['--import', 'tsx', 'bench/loadgen.ts', `http://127.0.0.1:${port}/`, host, String(RATE), String(RATE_SECONDS)]);
   const r = spawnSync(c, a, { cwd: ROOT, encoding: 'utf8' });
   const line = r.stdout.trim().split('\n').pop() ?? '{}';
@@ -297,7 +308,7 @@ async function main(): Promise<void> {
   // The machine is shared: interleave direct and wharf rounds and keep each one's median, so one noisy second does
   // not decide the result.
   const ROUNDS = Number(process.env.BENCH_RATE_ROUNDS ?? 3);
-  process.stdout.write(`\nopen loop, ${RATE} req/s, ${ROUNDS} interleaved rounds of ${RATE_SECONDS}s (median):\n`);
+  process.stdout.write(`\nfixed rate, ${RATE} req/s (${HAVE_HEY ? 'hey' : 'bench/loadgen.ts'}), ${ROUNDS} interleaved rounds of ${RATE_SECONDS}s (median):\n`);
   const ds: ReturnType<typeof fixedRate>[] = [];
   const whs: ReturnType<typeof fixedRate>[] = [];
   for (let i = 0; i < ROUNDS; i++) {
