@@ -3,6 +3,8 @@
 // (serving pkg/autoscaler/config/config.go, pkg/apis/autoscaling/register.go, reconciler/autoscaling/resources).
 // Pure: bad values produce a warning and fall back to the default; they never throw.
 
+import { parseSecondsOrDuration } from '../model/duration.js';
+
 export const ANN = 'autoscaling.knative.dev/';
 
 export interface AutoscalerConfig {
@@ -72,22 +74,10 @@ export interface ScalingSpec {
   scaleToZeroPodRetentionPeriodMs: number;
 }
 
-/** Go duration ("60s", "1m30s", "500ms", "1h") or bare seconds → ms; NaN if invalid. */
+/** Go duration ("60s", "1m30s", "500ms", "1h") or bare seconds → ms; NaN if invalid (the model's one parser). */
 export function parseDuration(s: string): number {
-  const t = s.trim();
-  if (/^-?\d+(\.\d+)?$/.test(t)) return Number(t) * 1000;
-  const re = /(\d+(?:\.\d+)?)(h|ms|m|s|us|µs|ns)/g;
-  let total = 0;
-  let consumed = 0;
-  let m: RegExpExecArray | null;
-  while ((m = re.exec(t)) !== null) {
-    if (m.index !== consumed) return NaN;
-    consumed += m[0].length;
-    const v = Number(m[1]);
-    const unit = m[2];
-    total += unit === 'h' ? v * 3_600_000 : unit === 'm' ? v * 60_000 : unit === 's' ? v * 1000 : unit === 'ms' ? v : unit === 'ns' ? v / 1e6 : v / 1000;
-  }
-  return consumed === t.length && consumed > 0 ? total : NaN;
+  const seconds = parseSecondsOrDuration(s);
+  return seconds === null ? NaN : seconds * 1000;
 }
 
 type Warn = (msg: string) => void;
