@@ -20,6 +20,7 @@ export interface AccessEntry {
   plane: string;
   request_id: string;
   x_forwarded_for: string;
+  downstream_remote_address: string;
   user_agent: string;
 }
 
@@ -28,6 +29,11 @@ let accessLogger: Logger | null = null;
 /** The access-log logger (a child of the process logger, created on first use). */
 export function accessLog(): Logger {
   return (accessLogger ??= logger().child({ component: 'access' }));
+}
+
+/** Write one access-log line. Every writer (HTTP requests, WebSocket tunnels) fills the same typed record. */
+export function logAccess(entry: AccessEntry): void {
+  accessLog().info(entry);
 }
 
 /** Call after configureLogger() so the access log follows the new destination. */

@@ -9,7 +9,7 @@ import { Outcome, type Endpoint, type Target, type Waiter } from '../backends/ty
 import { forwardHeaders, peerAddress, responseHeaders, type ForwardInfo, type ForwardResult } from './headers.js';
 import { absoluteTarget, hostKey, lookupHost, matchRoute, pickSplit, rawHeader } from './router.js';
 import { proxyMetrics, type RequestStats, type UpstreamErrorKind } from './metrics.js';
-import { accessLog } from '../observability/access-log.js';
+import { logAccess } from '../observability/access-log.js';
 import type { DataPlane, ListenerInfo } from './dataplane.js';
 import { answerProbe, backendCanServe } from '../model/probehash.js';
 
@@ -428,10 +428,10 @@ export class Exchange implements Waiter, ForwardInfo, Dispatcher.DispatchHandler
     const req = this.req;
     const spec = this.spec;
     const raw = req.rawHeaders;
-    accessLog().info({
-      method: req.method,
+    logAccess({
+      method: req.method ?? '',
       authority: this.authority,
-      path: this.path || req.url,
+      path: this.path || req.url || '',
       protocol: `HTTP/${req.httpVersion}`,
       response_code: status,
       response_flags: this.flags || '-',

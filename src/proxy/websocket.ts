@@ -13,7 +13,7 @@ import { absoluteTarget, hostKey, lookupHost, matchRoute, pickSplit } from './ro
 import { proxyMetrics } from './metrics.js';
 import type { DataPlane, ListenerInfo } from './dataplane.js';
 import { child } from '../observability/logger.js';
-import { accessLog } from '../observability/access-log.js';
+import { logAccess } from '../observability/access-log.js';
 
 const log = child('websocket');
 
@@ -234,8 +234,8 @@ class Tunnel implements Waiter, ForwardInfo {
   private log(seconds: number): void {
     const spec = this.target?.spec;
     const h = this.req.headers;
-    accessLog().info({
-      method: this.req.method,
+    logAccess({
+      method: this.req.method ?? '',
       authority: h.host ?? '',
       path: this.path,
       protocol: `HTTP/${this.req.httpVersion}`,
