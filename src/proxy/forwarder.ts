@@ -6,7 +6,7 @@ import type { IncomingMessage, ServerResponse, IncomingHttpHeaders } from 'node:
 import type { Dispatcher } from 'undici';
 import type { BackendSpec, Plane, Route, Snapshot, Split, VirtualHost } from '../model/snapshot.js';
 import { Outcome, type Endpoint, type Target, type Waiter } from '../backends/types.js';
-import { forwardHeaders, peerAddress, responseHeaders, type ForwardInfo, type ForwardResult } from './headers.js';
+import { addTargetHeaders, forwardHeaders, peerAddress, responseHeaders, type ForwardInfo, type ForwardResult } from './headers.js';
 import { absoluteTarget, hostKey, lookupHost, matchRoute, pickSplit, rawHeader } from './router.js';
 import { proxyMetrics, type RequestStats, type UpstreamErrorKind } from './metrics.js';
 import { logAccess } from '../observability/access-log.js';
@@ -41,15 +41,6 @@ function onResDrain(this: ServerResponse): void {
 }
 function onTimer(ex: Exchange): void {
   ex.onTimeout();
-}
-
-/** The target's fixed headers (e.g. K-Proxy-Request: activator) replace any the client sent under the same name. */
-function addTargetHeaders(h: string[], extra: readonly (readonly [string, string])[]): void {
-  for (let i = 0; i < extra.length; i++) {
-    const name = extra[i]![0];
-    for (let j = h.length - 2; j >= 0; j -= 2) if (h[j] === name) h.splice(j, 2);
-    h.push(name, extra[i]![1]);
-  }
 }
 
 /** Connection-level failures say something about the endpoint; everything else does not. */
@@ -258,8 +249,7 @@ export class Exchange implements Waiter, ForwardInfo, Dispatcher.DispatchHandler
     this.state = State.Dispatched;
     const fwd: ForwardResult = { headers: [], requestId: '' };
     forwardHeaders(this.req.rawHeaders, this, fwd);
-    const extra = this.target!.requestHeaders;
-    if (extra !== undefined && extra.length !== 0) addTargetHeaders(fwd.headers, extra);
+    addTargetHeaders(fwd.headers, this.target!.requestHeaders);
     this.fwd = fwd;
     this.requestId = fwd.requestId;
     const timeout = this.spec!.timeoutMs;

@@ -119,6 +119,19 @@ export function forwardHeaders(raw: string[], info: ForwardInfo, out: ForwardRes
   out.requestId = requestId;
 }
 
+/**
+ * The target's fixed headers (e.g. K-Proxy-Request: activator) replace any the client sent under the same name.
+ * Shared by plain requests and upgrades, so neither can forward a client's copy next to the target's.
+ */
+export function addTargetHeaders(h: string[], extra: readonly (readonly [string, string])[] | undefined): void {
+  if (extra === undefined) return;
+  for (let i = 0; i < extra.length; i++) {
+    const name = extra[i][0];
+    for (let j = h.length - 2; j >= 0; j -= 2) if (h[j] === name) h.splice(j, 2);
+    h.push(name, extra[i][1]);
+  }
+}
+
 /** Response headers as undici parsed them → a flat array for writeHead, without hop-by-hop headers. */
 export function responseHeaders(headers: Record<string, string | string[] | undefined>): string[] {
   const out: string[] = [];

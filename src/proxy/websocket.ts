@@ -8,7 +8,7 @@ import type { Plane, Snapshot } from '../model/snapshot.js';
 import { registerConfigKeys } from '../model/config.js';
 import { parseSecondsOrDuration } from '../model/duration.js';
 import { Outcome, type Endpoint, type Target, type Waiter } from '../backends/types.js';
-import { forwardHeaders, peerAddress, type ForwardInfo, type ForwardResult } from './headers.js';
+import { addTargetHeaders, forwardHeaders, peerAddress, type ForwardInfo, type ForwardResult } from './headers.js';
 import { absoluteTarget, hostKey, lookupHost, matchRoute, pickSplit } from './router.js';
 import { proxyMetrics } from './metrics.js';
 import type { DataPlane, ListenerInfo } from './dataplane.js';
@@ -138,8 +138,7 @@ class Tunnel implements Waiter, ForwardInfo {
     const fwd: ForwardResult = { headers: [], requestId: '' };
     forwardHeaders(this.req.rawHeaders, this, fwd);
     this.requestId = fwd.requestId;
-    const extra = this.target!.requestHeaders;
-    if (extra !== undefined) for (const [n, v] of extra) fwd.headers.push(n, v);
+    addTargetHeaders(fwd.headers, this.target!.requestHeaders);
     // Connection/Upgrade are hop-by-hop and were dropped; an upgrade re-asks for the same protocol hop by hop.
     fwd.headers.push('connection', 'upgrade', 'upgrade', this.req.headers.upgrade ?? 'websocket');
     const url = new URL(ep.origin);

@@ -75,6 +75,20 @@ describe('upgrade path', () => {
     expect(r.text.toLowerCase()).toContain('connection: close');
   });
 
+  it("replaces a client's copy of the target's fixed headers instead of forwarding both", async () => {
+    const t = w.backends.targets.get('plain')!;
+    Object.assign(t, { requestHeaders: [['k-proxy-request', 'activator']] });
+    try {
+      const req = upgradeReq('plain.example.com').replace('\r\n\r\n', '\r\nK-Proxy-Request: client\r\n\r\n');
+      expect((await raw(w.external, req)).status).toBe(200);
+      const rh = plain.seen.at(-1)!.rawHeaders;
+      const values = rh.filter((_, i) => i % 2 === 1 && rh[i - 1].toLowerCase() === 'k-proxy-request');
+      expect(values).toEqual(['activator']);
+    } finally {
+      Object.assign(t, { requestHeaders: undefined });
+    }
+  });
+
   it('answers 502 when the backend is down and reports the endpoint as failed', async () => {
     const t = w.backends.targets.get('dead')!;
     const r = await raw(w.external, upgradeReq('dead.example.com'));
