@@ -1,9 +1,10 @@
-// Per-subscriber cursors of one stream, persisted as a small JSON file (write to a temp file, then rename, so a
-// crash leaves either the old or the new map). A cursor is the first offset NOT yet finished (delivered, filtered
+// Per-subscriber cursors of one stream, persisted as a small JSON file (atomically, src/atomic-file.ts, so a crash
+// leaves either the old or the new map, and segments compacted after a flush are past a durable cursor). A cursor is the first offset NOT yet finished (delivered, filtered
 // out, or dead-lettered), so after a crash delivery resumes there: at least once, duplicates allowed.
 import fs from 'node:fs';
 import path from 'node:path';
 import { child } from '../observability/logger.js';
+import { writeFileAtomic, writeFileAtomicSync } from '../atomic-file.js';
 
 const log = child('eventing-cursors');
 
@@ -48,11 +49,7 @@ export class CursorStore {
   flush(): Promise<void> {
     if (!this.dirty || this.writing) return this.writing ?? Promise.resolve();
     this.dirty = false;
-    const tmp = this.file + '.tmp';
-    const body = JSON.stringify(Object.fromEntries(this.values));
-    this.writing = fs.promises
-      .writeFile(tmp, body)
-      .then(() => fs.promises.rename(tmp, this.file))
+    this.writing = writeFileAtomic(this.file, JSON.stringify(Object.fromEntries(this.values)))
       .catch((e) => {
         this.dirty = true;
         log.error({ err: e, file: this.file }, 'could not persist cursors');
@@ -70,10 +67,8 @@ export class CursorStore {
 
   /** Synchronous persist, for shutdown. */
   flushSync(): void {
-    const tmp = this.file + '.sync.tmp';
     try {
-      fs.writeFileSync(tmp, JSON.stringify(Object.fromEntries(this.values)));
-      fs.renameSync(tmp, this.file);
+      writeFileAtomicSync(this.file, JSON.stringify(Object.fromEntries(this.values)));
       this.dirty = false;
     } catch (e) {
       log.error({ err: e, file: this.file }, 'could not persist cursors');

@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { child } from '../observability/logger.js';
+import { fsyncDirSync } from '../atomic-file.js';
 import { decodePayload, encodeRecord, FRAME_HEADER, scanFrames } from './record.js';
 import type { CloudEvent } from './event.js';
 
@@ -86,7 +87,7 @@ export class EventLog {
     if (this.segments.length === 0) {
       const file = path.join(this.dir, segName(0));
       fs.writeFileSync(file, '');
-      this.fsyncDir();
+      fsyncDirSync(this.dir);
       this.segments.push({ base: 0, file, positions: [], bytes: 0, cache: [] });
     }
     const active = this.segments[this.segments.length - 1]!;
@@ -217,25 +218,12 @@ export class EventLog {
     }
   }
 
-  private fsyncDir(): void {
-    try {
-      const dfd = fs.openSync(this.dir, 'r');
-      try {
-        fs.fsyncSync(dfd);
-      } finally {
-        fs.closeSync(dfd);
-      }
-    } catch {
-      /* some filesystems refuse fsync on a directory; the file's own fsync still holds */
-    }
-  }
-
   private rollIfFull(): void {
     const active = this.segments[this.segments.length - 1]!;
     if (active.bytes < this.segmentBytes) return;
     const file = path.join(this.dir, segName(this.nextOffset));
     const fd = fs.openSync(file, 'a');
-    this.fsyncDir();
+    fsyncDirSync(this.dir);
     fs.closeSync(this.fd);
     this.fd = fd;
     // The sealed segment's decoded events stay cached as the most recent sealed one.

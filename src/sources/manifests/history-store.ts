@@ -1,8 +1,9 @@
 // Persists the reconciler's revision history (generations and revision names per Configuration) in the data dir,
 // so names are stable across restarts and a pinned old revision survives a template change. Writes are atomic
-// (temp file, fsync, rename, fsync of the folder): a crash leaves either the old file or the new one, never half.
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+// (src/atomic-file.ts): a crash leaves either the old file or the new one, never half.
+import { mkdirSync, readFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeFileAtomicSync } from '../../atomic-file.js';
 import { child } from '../../observability/logger.js';
 
 export const HISTORY_FILE = 'revisions.json';
@@ -61,33 +62,7 @@ export class HistoryStore {
     const text = JSON.stringify(history ?? null);
     if (text === this.lastText) return false;
     mkdirSync(this.dataDir, { recursive: true });
-    const tmp = `${this.file}.tmp-${process.pid}`;
-    const fd = openSync(tmp, 'w', 0o644);
-    try {
-      writeSync(fd, JSON.stringify(history ?? null, null, 2) + '\n');
-      fsyncSync(fd);
-    } catch (e) {
-      closeSync(fd);
-      try {
-        unlinkSync(tmp);
-      } catch {
-        /* already gone */
-      }
-      throw e;
-    }
-    closeSync(fd);
-    renameSync(tmp, this.file);
-    // fsync the folder so the rename itself is durable.
-    try {
-      const dfd = openSync(this.dataDir, 'r');
-      try {
-        fsyncSync(dfd);
-      } finally {
-        closeSync(dfd);
-      }
-    } catch {
-      /* some filesystems refuse fsync on a directory; the rename is still atomic */
-    }
+    writeFileAtomicSync(this.file, JSON.stringify(history ?? null, null, 2) + '\n');
     this.lastText = text;
     return true;
   }

@@ -1,7 +1,8 @@
 // ACME state on disk under `<dataDir>/tls/`: the account (key + URL, per directory) and issued certificates in
-// `certs/<host>.crt|.key`. Writes go to a temp file then rename, so a crash never leaves half a key behind.
-import { mkdir, readFile, readdir, rename, writeFile } from 'node:fs/promises';
+// `certs/<host>.crt|.key`. Writes are atomic (src/atomic-file.ts), so a crash never leaves half a key behind.
+import { mkdir, readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writeFileAtomic } from '../../atomic-file.js';
 
 export interface StoredAccount {
   directoryUrl: string;
@@ -41,7 +42,7 @@ export class CertStorage {
 
   async saveAccount(a: StoredAccount): Promise<void> {
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
-    await atomicWrite(join(this.dir, 'account.json'), JSON.stringify(a, null, 2) + '\n', 0o600);
+    await writeFileAtomic(join(this.dir, 'account.json'), JSON.stringify(a, null, 2) + '\n', { mode: 0o600 });
   }
 
   async loadCerts(): Promise<StoredCert[]> {
@@ -67,13 +68,7 @@ export class CertStorage {
     if (!HOST_RE.test(c.host)) throw new Error(`refusing to store a certificate under an odd host name ${JSON.stringify(c.host)}`);
     await mkdir(this.certsDir, { recursive: true, mode: 0o700 });
     // A crash between these two writes leaves a mismatched pair; loading rejects it and the host is reissued.
-    await atomicWrite(join(this.certsDir, `${c.host}.key`), c.key, 0o600);
-    await atomicWrite(join(this.certsDir, `${c.host}.crt`), c.cert, 0o644);
+    await writeFileAtomic(join(this.certsDir, `${c.host}.key`), c.key, { mode: 0o600 });
+    await writeFileAtomic(join(this.certsDir, `${c.host}.crt`), c.cert, { mode: 0o644 });
   }
-}
-
-async function atomicWrite(path: string, data: string, mode: number): Promise<void> {
-  const tmp = `${path}.${process.pid}.tmp`;
-  await writeFile(tmp, data, { mode });
-  await rename(tmp, path);
 }
