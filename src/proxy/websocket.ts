@@ -174,6 +174,8 @@ class Tunnel implements Waiter, ForwardInfo {
     usock.setNoDelay(true);
     (client as Socket & { [kPeer]?: Socket })[kPeer] = usock;
     (usock as Socket & { [kPeer]?: Socket })[kPeer] = client;
+    // Either side closing takes the other down: pipe() ends the peer only on a clean end, not on a reset.
+    client.on('close', destroyPeer);
     usock.on('error', destroyPeer);
     usock.on('close', destroyPeer);
     if (this.idleMs > 0) {

@@ -68,6 +68,19 @@ describe('upgrade path', () => {
     expect(t.released.slice(before.released)).toEqual([Outcome.Ok]);
   });
 
+  it('closes the backend side when the client resets the connection', async () => {
+    const backendClosed = new Promise<void>((r) => wss.once('connection', (s) => s.once('close', () => r())));
+    const ws = new WebSocket(`ws://127.0.0.1:${w.external}/`, { headers: { host: 'ws.example.com' } });
+    await new Promise<void>((r, j) => {
+      ws.once('open', () => r());
+      ws.once('error', j);
+    });
+    // A reset, not a close handshake or FIN: the client's socket just goes away.
+    (ws as unknown as { _socket: import('node:net').Socket })._socket.resetAndDestroy();
+    const outcome = await Promise.race([backendClosed.then(() => 'closed'), new Promise((r) => setTimeout(r, 2000, 'still open'))]);
+    expect(outcome).toBe('closed');
+  });
+
   it('relays the answer of a backend that does not upgrade, then closes', async () => {
     const r = await raw(w.external, upgradeReq('plain.example.com'));
     expect(r.status).toBe(200);
