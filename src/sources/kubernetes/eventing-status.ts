@@ -6,25 +6,9 @@ import { child } from '../../observability/logger.js';
 import { CoalescedPass } from './coalesce.js';
 import { BROKER_INGRESS_SERVICE, DEFAULT_CLUSTER_DOMAIN } from './constants.js';
 import { RESOURCES, type KubernetesSource } from './kubernetes-source.js';
-import type { Condition } from './status.js';
+import { conditions, statusKey, type Condition } from './conditions.js';
 
 const log = child('k8s-eventing-status');
-
-const time = (ms: number): string => new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
-const strip = (s: any): string => JSON.stringify({ ...s, conditions: (s?.conditions ?? []).map((c: Condition) => ({ ...c, lastTransitionTime: undefined })) });
-
-function conditions(prev: any, want: [string, Condition['status'], string?, string?][], nowMs: number): Condition[] {
-  const old: Condition[] = Array.isArray(prev?.conditions) ? prev.conditions : [];
-  return want
-    .map(([type, status, reason, message]) => {
-      const o = old.find((c) => c.type === type);
-      const c: Condition = { type, status, lastTransitionTime: o && o.status === status && o.lastTransitionTime ? o.lastTransitionTime : time(nowMs) };
-      if (reason) c.reason = reason;
-      if (message) c.message = message;
-      return c;
-    })
-    .sort((a, b) => (a.type < b.type ? -1 : 1));
-}
 
 /** Resolve a Trigger subscriber (Destination): absolute uri, or ref (+ relative uri). Null = unresolvable. */
 export function resolveSubscriber(sub: any, ns: string, clusterDomain: string): string | null {
@@ -100,7 +84,7 @@ export class EventingStatusWriter {
   }
 
   private async write(o: KObject, plural: 'brokers' | 'triggers', status: Record<string, unknown>): Promise<void> {
-    if (strip(o.status ?? {}) === strip(status)) return;
+    if (statusKey(o.status ?? {}) === statusKey(status)) return;
     const patch: Record<string, unknown> = { ...status };
     for (const k of Object.keys(o.status ?? {})) if (!(k in status)) patch[k] = null;
     await this.source.client.mergePatch({ ...RESOURCES[plural], namespace: o.metadata.namespace }, o.metadata.name, { status: patch }, 'status');

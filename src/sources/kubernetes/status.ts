@@ -11,16 +11,9 @@ import { RESOURCES, type KubernetesSource } from './kubernetes-source.js';
 import type { IngressProber } from './prober.js';
 import type { IngressVersion } from './translate.js';
 import { NOT_SERVED } from './compile-policy.js';
+import { conditions as withTransitions, statusKey, type Condition, type WantedCondition } from './conditions.js';
 
 const log = child('k8s-status');
-
-export interface Condition {
-  type: string;
-  status: 'True' | 'False' | 'Unknown';
-  lastTransitionTime?: string;
-  reason?: string;
-  message?: string;
-}
 
 export type LbState = { kind: 'ready' } | { kind: 'waiting' } | { kind: 'failed'; reason: string; message: string };
 
@@ -39,32 +32,22 @@ export interface StatusWriterOptions {
 const WAITING = 'Waiting for load balancer to be ready';
 const CONFLICT = 'Ingress rejected as its domain conflicts with another ingress';
 
-const time = (ms: number): string => new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
-
 /**
  * The status Knative's lifecycle helpers produce (v1alpha1/ingress_lifecycle.go): conditions sorted by type, with
  * lastTransitionTime kept while a condition's status does not change.
  */
 export function ingressStatus(prev: any, generation: number, lb: LbState, addrs: { public: string; private: string }, nowMs: number): Record<string, unknown> {
-  const prevConds: Condition[] = Array.isArray(prev?.conditions) ? prev.conditions : [];
-  const cond = (type: string, status: Condition['status'], reason?: string, message?: string): Condition => {
-    const old = prevConds.find((c) => c.type === type);
-    const c: Condition = { type, status, lastTransitionTime: old && old.status === status && old.lastTransitionTime ? old.lastTransitionTime : time(nowMs) };
-    if (reason) c.reason = reason;
-    if (message) c.message = message;
-    return c;
-  };
-  const conditions: Condition[] = [];
-  if (lb.kind === 'ready') conditions.push(cond('LoadBalancerReady', 'True'));
-  else if (lb.kind === 'waiting') conditions.push(cond('LoadBalancerReady', 'Unknown', 'Uninitialized', WAITING));
-  else conditions.push(cond('LoadBalancerReady', 'False', lb.reason, lb.message));
+  const want: WantedCondition[] = [];
+  if (lb.kind === 'ready') want.push(['LoadBalancerReady', 'True']);
+  else if (lb.kind === 'waiting') want.push(['LoadBalancerReady', 'Unknown', 'Uninitialized', WAITING]);
+  else want.push(['LoadBalancerReady', 'False', lb.reason, lb.message]);
   // An ingress the compiler refused was never programmed: NetworkConfigured says so too.
-  if (lb.kind === 'failed' && lb.reason === 'Invalid') conditions.push(cond('NetworkConfigured', 'False', lb.reason, lb.message));
-  else conditions.push(cond('NetworkConfigured', 'True'));
-  if (lb.kind === 'ready') conditions.push(cond('Ready', 'True'));
-  else if (lb.kind === 'waiting') conditions.push(cond('Ready', 'Unknown', 'Uninitialized', WAITING));
-  else conditions.push(cond('Ready', 'False', lb.reason, lb.message));
-  const st: Record<string, unknown> = { observedGeneration: generation, conditions };
+  if (lb.kind === 'failed' && lb.reason === 'Invalid') want.push(['NetworkConfigured', 'False', lb.reason, lb.message]);
+  else want.push(['NetworkConfigured', 'True']);
+  if (lb.kind === 'ready') want.push(['Ready', 'True']);
+  else if (lb.kind === 'waiting') want.push(['Ready', 'Unknown', 'Uninitialized', WAITING]);
+  else want.push(['Ready', 'False', lb.reason, lb.message]);
+  const st: Record<string, unknown> = { observedGeneration: generation, conditions: withTransitions(prev, want, nowMs) };
   if (lb.kind === 'ready') {
     st.publicLoadBalancer = { ingress: [{ domainInternal: addrs.public }] };
     st.privateLoadBalancer = { ingress: [{ domainInternal: addrs.private }] };
@@ -75,9 +58,6 @@ export function ingressStatus(prev: any, generation: number, lb: LbState, addrs:
   }
   return st;
 }
-
-const strip = (s: any): string =>
-  JSON.stringify({ ...s, conditions: (s?.conditions ?? []).map((c: Condition) => ({ ...c, lastTransitionTime: undefined })) });
 
 export class IngressStatusWriter {
   private live: ReadonlyMap<string, IngressVersion> = new Map();
@@ -199,8 +179,8 @@ export class IngressStatusWriter {
       this.opts.prober.probe(v);
     }
     const next = ingressStatus(o.status, generation, lb, this.addrs, (this.opts.now ?? Date.now)());
-    const sig = `${o.metadata.uid}|${strip(next)}`;
-    if (strip(o.status ?? {}) === strip(next) || this.written.get(key) === sig) return;
+    const sig = `${o.metadata.uid}|${statusKey(next)}`;
+    if (statusKey(o.status ?? {}) === statusKey(next) || this.written.get(key) === sig) return;
     // Merge patch: drop keys we no longer set, replace the rest (conditions as a whole list).
     const patch: Record<string, unknown> = { ...next };
     for (const k of Object.keys(o.status ?? {})) if (!(k in next)) patch[k] = null;
