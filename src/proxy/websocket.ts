@@ -50,17 +50,15 @@ export function websocketIdleMs(snapshot: Snapshot): number {
 const ACME_PREFIX = '/.well-known/acme-challenge/';
 
 /** A minimal HTTP/1.1 answer on a raw socket (the upgrade path has no ServerResponse). */
-function rawReply(socket: Socket, status: number, reason: string, body: string, extra = ''): void {
+function rawReply(socket: Socket, status: number, body: string, extra = ''): void {
   if (!socket.writable) {
     socket.destroy();
     return;
   }
   socket.end(
-    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${extra}Connection: close\r\n\r\n${body}`,
+    `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? ''}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${extra}Connection: close\r\n\r\n${body}`,
   );
 }
-
-const REASON: Record<number, string> = { 301: 'Moved Permanently', 400: 'Bad Request', 404: 'Not Found', 502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout' };
 
 function head(status: number, message: string | undefined, raw: string[]): string {
   let s = `HTTP/1.1 ${status} ${message || http.STATUS_CODES[status] || ''}\r\n`;
@@ -70,6 +68,13 @@ function head(status: number, message: string | undefined, raw: string[]): strin
 
 function destroyPeer(this: Socket & { [kPeer]?: Socket }): void {
   this[kPeer]?.destroy();
+}
+function onIdle(this: Socket & { [kPeer]?: Socket }): void {
+  this[kPeer]?.destroy();
+  this.destroy();
+}
+function destroySelf(this: Socket): void {
+  this.destroy();
 }
 const kPeer = Symbol('wharf.peer');
 
@@ -108,7 +113,6 @@ class Tunnel implements Waiter, ForwardInfo {
   ) {
     this.scheme = scheme;
     this.remoteAddress = peerAddress(socket.remoteAddress);
-    socket.on('error', () => socket.destroy());
     socket.once('close', () => this.onClientClose());
   }
 
@@ -130,7 +134,7 @@ class Tunnel implements Waiter, ForwardInfo {
 
   reply(status: number, body: string, extra = ''): void {
     this.status = status;
-    rawReply(this.socket, status, REASON[status] ?? 'Error', body, extra);
+    rawReply(this.socket, status, body, extra);
   }
 
   connect(ep: Endpoint): void {
@@ -180,10 +184,8 @@ class Tunnel implements Waiter, ForwardInfo {
     usock.on('close', destroyPeer);
     if (this.idleMs > 0) {
       // The socket timer restarts on every read and write, so this fires only when neither side has moved.
-      client.setTimeout(this.idleMs, destroyPeer);
-      usock.setTimeout(this.idleMs, destroyPeer);
-      client.on('timeout', () => client.destroy());
-      usock.on('timeout', () => usock.destroy());
+      client.setTimeout(this.idleMs, onIdle);
+      usock.setTimeout(this.idleMs, onIdle);
     }
     usock.pipe(client);
     client.pipe(usock);
@@ -275,32 +277,33 @@ export function proxyUpgrade(dp: DataPlane, req: http.IncomingMessage, socket: S
 }
 
 function upgrade(dp: DataPlane, req: http.IncomingMessage, socket: Socket, head: Buffer, info: ListenerInfo): void {
-  socket.on('error', () => socket.destroy());
+  // Errors on the client socket (resets) only close it; the tunnel, if any, cleans up on 'close'.
+  socket.on('error', destroySelf);
   const snapshot = dp.snapshot();
-  if (snapshot === null) return rawReply(socket, 503, REASON[503], 'wharf is starting: no configuration is live yet\n');
+  if (snapshot === null) return rawReply(socket, 503, 'wharf is starting: no configuration is live yet\n');
   const host = req.headers.host;
   const key = host === undefined ? null : hostKey(host);
-  if (key === null) return rawReply(socket, 400, REASON[400], 'Bad Request: missing or invalid Host header\n');
+  if (key === null) return rawReply(socket, 400, 'Bad Request: missing or invalid Host header\n');
   let path = req.url ?? '/';
   if (path.charCodeAt(0) !== 47 /* / */) {
     const abs = absoluteTarget(path);
-    if (abs === null) return rawReply(socket, 400, REASON[400], 'Bad Request: unsupported request target\n');
+    if (abs === null) return rawReply(socket, 400, 'Bad Request: unsupported request target\n');
     path = abs.path;
   }
   const vhost = lookupHost(snapshot.planes[info.plane], key);
-  if (vhost === null) return rawReply(socket, 404, REASON[404], `No route for host ${key}\n`);
+  if (vhost === null) return rawReply(socket, 404, `No route for host ${key}\n`);
   if (vhost.httpOption === 'Redirected' && info.plane === 'external' && info.scheme === 'http' && !path.startsWith(ACME_PREFIX)) {
-    return rawReply(socket, 301, REASON[301], '', `Location: https://${key}${path}\r\n`);
+    return rawReply(socket, 301, '', `Location: https://${key}${path}\r\n`);
   }
   const route = matchRoute(vhost, path, req.rawHeaders);
-  if (route === null) return rawReply(socket, 404, REASON[404], `No route for ${key}${path}\n`);
-  if (route.handler !== null) return rawReply(socket, 400, REASON[400], 'Bad Request: this route does not accept upgrades\n');
+  if (route === null) return rawReply(socket, 404, `No route for ${key}${path}\n`);
+  if (route.handler !== null) return rawReply(socket, 400, 'Bad Request: this route does not accept upgrades\n');
   // The split is chosen once, here: every message of the connection then goes to the same revision.
   const split = pickSplit(route);
-  if (split === null) return rawReply(socket, 503, REASON[503], 'No backend: the route has no traffic target\n');
+  if (split === null) return rawReply(socket, 503, 'No backend: the route has no traffic target\n');
   const spec = snapshot.backends.get(split.backend);
   const target = spec === undefined ? undefined : dp.backends.get(split.backend);
-  if (spec === undefined || target === undefined) return rawReply(socket, 503, REASON[503], `No backend: ${split.backend} has no live target\n`);
+  if (spec === undefined || target === undefined) return rawReply(socket, 503, `No backend: ${split.backend} has no live target\n`);
   const t = new Tunnel(dp, req, socket, head, info.plane, info.scheme, path, websocketIdleMs(snapshot));
   t.target = target;
   t.logAccess = snapshot.config.wharf.accessLog !== false;
