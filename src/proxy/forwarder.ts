@@ -43,8 +43,8 @@ function onTimer(ex: Exchange): void {
   ex.onTimeout();
 }
 
-/** Connection-level failures say something about the endpoint; everything else does not. */
-function classify(err: Error & { code?: string }): { kind: UpstreamErrorKind; endpointFailed: boolean } {
+/** Connection-level failures say something about the endpoint; everything else does not. Upgrades use it too. */
+export function classifyUpstreamError(err: Error & { code?: string }): { kind: UpstreamErrorKind; endpointFailed: boolean } {
   switch (err.code) {
     case 'ECONNREFUSED':
     case 'EHOSTUNREACH':
@@ -361,7 +361,7 @@ export class Exchange implements Waiter, ForwardInfo, Dispatcher.DispatchHandler
       this.release(Outcome.Aborted);
       return;
     }
-    const { kind, endpointFailed } = classify(err);
+    const { kind, endpointFailed } = classifyUpstreamError(err);
     this.release(endpointFailed && !wasResponding ? Outcome.EndpointFailed : Outcome.Aborted);
     proxyMetrics.upstreamError(this.spec, kind);
     if (this.res.headersSent) {

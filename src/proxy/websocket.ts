@@ -11,6 +11,7 @@ import { Outcome, type Endpoint, type Target, type Waiter } from '../backends/ty
 import { addTargetHeaders, forwardHeaders, peerAddress, type ForwardInfo, type ForwardResult } from './headers.js';
 import { absoluteTarget, hostKey, lookupHost, matchRoute, pickSplit } from './router.js';
 import { proxyMetrics } from './metrics.js';
+import { classifyUpstreamError } from './forwarder.js';
 import type { DataPlane, ListenerInfo } from './dataplane.js';
 import { child } from '../observability/logger.js';
 import { logAccess } from '../observability/access-log.js';
@@ -214,9 +215,9 @@ class Tunnel implements Waiter, ForwardInfo {
 
   private onUpstreamError(err: Error & { code?: string }): void {
     if (this.upgraded) return; // the sockets' close handlers clean up
-    const refused = err.code === 'ECONNREFUSED' || err.code === 'ECONNRESET' || err.code === 'EHOSTUNREACH';
-    this.release(refused ? Outcome.EndpointFailed : Outcome.Aborted);
-    proxyMetrics.upstreamError(this.target!.spec, refused ? 'connect' : 'other');
+    const { kind, endpointFailed } = classifyUpstreamError(err);
+    this.release(endpointFailed ? Outcome.EndpointFailed : Outcome.Aborted);
+    proxyMetrics.upstreamError(this.target!.spec, kind);
     if (!this.clientGone) this.reply(502, `Bad Gateway: the backend upgrade failed (${err.code ?? err.message})\n`);
   }
 
