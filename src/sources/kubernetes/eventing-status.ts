@@ -29,8 +29,15 @@ interface ModelState {
   reason?: string;
 }
 
-function modelStates(model: unknown): { brokers: Map<string, ModelState>; triggers: Map<string, ModelState> } | null {
-  const m = model as { brokers?: unknown; subscribers?: unknown } | null | undefined;
+interface ModelStates {
+  brokers: Map<string, ModelState>;
+  triggers: Map<string, ModelState>;
+  /** `wharf-broker-ingress.<ns>.svc.<cd>` as the model serves it (config-wharf broker-ingress-namespace, cluster-domain). */
+  brokerIngressHost?: string;
+}
+
+function modelStates(model: unknown): ModelStates | null {
+  const m = model as { brokers?: unknown; subscribers?: unknown; config?: { gatewayIngressName?: unknown }; clusterDomain?: unknown } | null | undefined;
   if (!m || !(m.brokers instanceof Map) || !Array.isArray(m.subscribers)) return null;
   const brokers = new Map<string, ModelState>();
   for (const [k, b] of m.brokers as Map<string, ModelState>) if (typeof b?.ready === 'boolean') brokers.set(k, { ready: b.ready, reason: b.reason });
@@ -38,15 +45,18 @@ function modelStates(model: unknown): { brokers: Map<string, ModelState>; trigge
   for (const sub of m.subscribers as { kind?: string; key?: string; ready?: boolean; reason?: string }[]) {
     if (sub?.kind === 'trigger' && typeof sub.key === 'string' && typeof sub.ready === 'boolean') triggers.set(sub.key, { ready: sub.ready, reason: sub.reason });
   }
-  return { brokers, triggers };
+  const gw = m.config?.gatewayIngressName;
+  const cd = m.clusterDomain;
+  return { brokers, triggers, brokerIngressHost: typeof gw === 'string' && typeof cd === 'string' ? `${gw}.svc.${cd}` : undefined };
 }
 
 export class EventingStatusWriter {
   private readonly passes = new CoalescedPass(() => this.pass());
-  private model: ReturnType<typeof modelStates> = null;
+  private model: ModelStates | null = null;
 
   private readonly clusterDomain: string;
-  private readonly brokerIngressHost: string;
+  /** Until a model is live: wharf's own namespace (which the source also defaults broker-ingress-namespace to). */
+  private readonly defaultBrokerIngressHost: string;
   private readonly now: () => number;
 
   constructor(
@@ -55,7 +65,7 @@ export class EventingStatusWriter {
     opts: { namespace: string; clusterDomain?: string; now?: () => number },
   ) {
     this.clusterDomain = opts.clusterDomain ?? DEFAULT_CLUSTER_DOMAIN;
-    this.brokerIngressHost = `${BROKER_INGRESS_SERVICE}.${opts.namespace}.svc.${this.clusterDomain}`;
+    this.defaultBrokerIngressHost = `${BROKER_INGRESS_SERVICE}.${opts.namespace}.svc.${this.clusterDomain}`;
     this.now = opts.now ?? Date.now;
   }
 
@@ -91,7 +101,9 @@ export class EventingStatusWriter {
   }
 
   private async broker(o: KObject): Promise<void> {
-    const url = `http://${this.brokerIngressHost}/${o.metadata.namespace}/${o.metadata.name}`;
+    // The host the model serves, so a configured broker-ingress-namespace is also what status advertises.
+    const host = this.model?.brokerIngressHost ?? this.defaultBrokerIngressHost;
+    const url = `http://${host}/${o.metadata.namespace}/${o.metadata.name}`;
     const m = this.model?.brokers.get(`${o.metadata.namespace}/${o.metadata.name}`);
     const ok = m ? m.ready : true;
     const conds = conditions(

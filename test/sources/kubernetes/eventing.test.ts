@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { startFakeApiServer, type FakeApiServer } from '../../support/fake-apiserver/index.js';
-import { until } from '../../support/k8s-fixtures.js';
+import { configMap, until } from '../../support/k8s-fixtures.js';
 import { startClusterWharf, type ClusterWharf } from '../../support/k8s-wharf.js';
 import { startSink, type Sink } from '../../eventing/helpers.js';
 
@@ -46,5 +46,20 @@ describe('Brokers from the cluster', () => {
     const got = await sink.waitFor(1);
     expect(got[0].body.toString()).toBe('from the cluster');
     expect(got[0].headers['ce-id']).toBe('k8s-1');
+  });
+
+  it('advertises the broker ingress namespace config-wharf sets, the one the model serves', async () => {
+    api.create({ apiVersion: EV, kind: 'Broker', metadata: { name: 'edgy', namespace: 'default', annotations: { 'eventing.knative.dev/broker.class': 'wharf' } }, spec: {} });
+    api.create(configMap('knative-serving', 'config-wharf', { 'broker-ingress-namespace': 'edge' }));
+    const url = () => api.get(EV, 'Broker', 'default', 'edgy')?.status?.address?.url;
+    await until(() => url() === 'http://wharf-broker-ingress.edge.svc.cluster.local/default/edgy', 5000, 'broker address in the configured namespace');
+    const addr = new URL(url());
+    const r = await request(`http://127.0.0.1:${wharf.internal}${addr.pathname}`, {
+      method: 'POST',
+      headers: { host: addr.host, 'ce-specversion': '1.0', 'ce-id': 'k8s-2', 'ce-source': '/test', 'ce-type': 'other.event', 'content-type': 'text/plain' },
+      body: 'x',
+    });
+    await r.body.dump();
+    expect(r.statusCode).toBe(202);
   });
 });
