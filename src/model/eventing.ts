@@ -5,7 +5,7 @@ import type { ObjectStatus } from './desired.js';
 import { describe, keyOf } from './objects.js';
 import type { ClusterConfig } from './config.js';
 import { registerConfigKeys } from './config.js';
-import { expandedHosts, normalizeHost } from './hosts.js';
+import { clusterLocalHost, expandedHosts, normalizeHost } from './hosts.js';
 import { Cron } from 'croner';
 import { compileTriggerFilter, type Filter } from '../eventing/filters.js';
 
@@ -258,7 +258,7 @@ interface Ctx {
 }
 
 const brokerAddress = (cd: string, ns: string, name: string): string => `http://${BROKER_INGRESS_NAME}.svc.${cd}/${ns}/${name}`;
-const channelHost = (cd: string, ns: string, name: string): string => `${name}-kn-channel.${ns}.svc.${cd}`;
+const channelHost = (cd: string, ns: string, name: string): string => clusterLocalHost(`${name}-kn-channel`, ns, cd);
 
 function err(ctx: Ctx, o: KObject, field: string | undefined, message: string, severity: Problem['severity'] = 'error'): void {
   ctx.problems.push({ severity, object: describe(o), field, message });
@@ -310,9 +310,9 @@ export function resolveDestination(dest: unknown, ns: string, ctx: Pick<Ctx, 'cl
     const key = `${rns}/${r.name}`;
     let base: Destination;
     if (r.kind === 'Service' && group === 'serving.knative.dev') {
-      base = { url: `http://${r.name}.${rns}.svc.${cd}`, via: 'internal' };
+      base = { url: `http://${clusterLocalHost(r.name, rns, cd)}`, via: 'internal' };
     } else if (r.kind === 'Service' && group === '') {
-      base = { url: `http://${r.name}.${rns}.svc.${cd}`, via: 'direct' };
+      base = { url: `http://${clusterLocalHost(r.name, rns, cd)}`, via: 'direct' };
     } else if (r.kind === 'Broker' && group === 'eventing.knative.dev') {
       const b = ctx.brokers.get(key);
       if (!b) {

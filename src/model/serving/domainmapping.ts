@@ -7,7 +7,7 @@ import type { ClusterConfig } from '../config.js';
 import type { HTTPOption, Ingress, IngressBackendSplit } from '../kingress.js';
 import { INGRESS_CLASS_ANNOTATION } from '../kingress.js';
 import type { KObject, Problem } from '../objects.js';
-import { isFullyQualifiedDomainName } from '../hosts.js';
+import { clusterLocalHost, isFullyQualifiedDomainName } from '../hosts.js';
 import { ORIGINAL_HOST_HEADER } from './ingress.js';
 
 export const DOMAIN_MAPPING_LABEL = 'serving.knative.dev/domainMapping';
@@ -112,7 +112,7 @@ function reconcileOne(
     splits = target.splits;
   } else if (apiVersion === 'v1' && ref.kind === 'Service') {
     // A plain Kubernetes Service: port 80 of it, as Serving's resolver would address it.
-    localHost = `${ref.name}.${namespace}.svc.${config.clusterDomain}`;
+    localHost = clusterLocalHost(ref.name, namespace, config.clusterDomain);
     splits = [{ serviceNamespace: namespace, serviceName: ref.name, servicePort: 80, percent: 100 }];
   } else {
     return fail('spec.ref', `unsupported reference ${apiVersion || '?'} ${ref.kind}: use a serving.knative.dev Service or Route`);

@@ -2,6 +2,7 @@
 // Broker `status.address.url` = http://wharf-broker-ingress.<ns>.svc.<cluster-domain>/<namespace>/<broker>;
 // Trigger `subscriberUri` resolved from a URI or a ref (Knative Service or v1 Service → cluster-local URL).
 import type { KObject } from '../../model/objects.js';
+import { clusterLocalHost } from '../../model/hosts.js';
 import { child } from '../../observability/logger.js';
 import { CoalescedPass } from './coalesce.js';
 import { BROKER_INGRESS_SERVICE, DEFAULT_CLUSTER_DOMAIN } from './constants.js';
@@ -18,7 +19,7 @@ export function resolveSubscriber(sub: any, ns: string, clusterDomain: string): 
   if (!ref) return /^https?:\/\//.test(uri) ? uri : null;
   const kinds = new Set(['serving.knative.dev/v1 Service', 'v1 Service']);
   if (!kinds.has(`${ref.apiVersion} ${ref.kind}`) || !ref.name) return null;
-  const base = `http://${ref.name}.${ref.namespace || ns}.svc.${clusterDomain}`;
+  const base = `http://${clusterLocalHost(ref.name, ref.namespace || ns, clusterDomain)}`;
   if (!uri) return base;
   return uri.startsWith('/') ? base + uri : `${base}/${uri}`;
 }
@@ -65,7 +66,7 @@ export class EventingStatusWriter {
     opts: { namespace: string; clusterDomain?: string; now?: () => number },
   ) {
     this.clusterDomain = opts.clusterDomain ?? DEFAULT_CLUSTER_DOMAIN;
-    this.defaultBrokerIngressHost = `${BROKER_INGRESS_SERVICE}.${opts.namespace}.svc.${this.clusterDomain}`;
+    this.defaultBrokerIngressHost = clusterLocalHost(BROKER_INGRESS_SERVICE, opts.namespace, this.clusterDomain);
     this.now = opts.now ?? Date.now;
   }
 

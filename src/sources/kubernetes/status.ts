@@ -3,6 +3,7 @@
 // LoadBalancerReady only after the prober saw the new hash on every gateway pod (or False on a DomainConflict).
 // Objects of another class are never in the source's cache, so they are never touched.
 import type { KObject, Problem } from '../../model/objects.js';
+import { clusterLocalHost } from '../../model/hosts.js';
 import { child } from '../../observability/logger.js';
 import { ApiStatusError } from './client.js';
 import { CoalescedPass } from './coalesce.js';
@@ -72,8 +73,8 @@ export class IngressStatusWriter {
   constructor(private readonly opts: StatusWriterOptions) {
     const cd = opts.clusterDomain ?? DEFAULT_CLUSTER_DOMAIN;
     this.addrs = {
-      public: `${opts.publicService ?? PUBLIC_SERVICE}.${opts.namespace}.svc.${cd}`,
-      private: `${opts.internalService ?? INTERNAL_SERVICE}.${opts.namespace}.svc.${cd}`,
+      public: clusterLocalHost(opts.publicService ?? PUBLIC_SERVICE, opts.namespace, cd),
+      private: clusterLocalHost(opts.internalService ?? INTERNAL_SERVICE, opts.namespace, cd),
     };
     opts.source.onEmit(() => this.kick());
   }
