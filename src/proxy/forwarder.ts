@@ -7,7 +7,7 @@ import type { Dispatcher } from 'undici';
 import type { BackendSpec, Plane, Route, Snapshot, Split, VirtualHost } from '../model/snapshot.js';
 import { Outcome, type Endpoint, type Target, type Waiter } from '../backends/types.js';
 import { addTargetHeaders, forwardHeaders, peerAddress, responseHeaders, type ForwardInfo, type ForwardResult } from './headers.js';
-import { absoluteTarget, hostKey, lookupHost, matchRoute, pickSplit, rawHeader } from './router.js';
+import { hostKey, lookupHost, matchRoute, pickSplit, rawHeader, redirectsToHttps, requestPath } from './router.js';
 import { proxyMetrics, type RequestStats, type UpstreamErrorKind } from './metrics.js';
 import { logAccess } from '../observability/access-log.js';
 import type { DataPlane, ListenerInfo } from './dataplane.js';
@@ -165,23 +165,14 @@ export class Exchange implements Waiter, ForwardInfo, Dispatcher.DispatchHandler
     this.authority = host;
     const key = hostKey(host);
     if (key === null) return this.reply(400, 'Bad Request: invalid Host header\n', '');
-    const url = req.url ?? '/';
-    if (url.charCodeAt(0) === 47 /* / */) {
-      this.path = url;
-    } else {
-      const abs = absoluteTarget(url);
-      if (abs === null) return this.reply(400, 'Bad Request: unsupported request target\n', '');
-      if (hostKey(abs.authority) !== key) return this.reply(400, 'Bad Request: the request URI host does not match the Host header\n', '');
-      this.path = abs.path;
-    }
+    const path = requestPath(req.url ?? '/', key);
+    if (typeof path !== 'string') return this.reply(400, path.message, '');
+    this.path = path;
 
     const vhost = lookupHost(snapshot.planes[this.plane], key);
     if (vhost === null) return this.reply(404, `No route for host ${key}\n`, 'NR');
     this.vhost = vhost;
-    // ACME HTTP-01 validations must reach the challenge responder over plain HTTP, so they are never redirected.
-    if (vhost.httpOption === 'Redirected' && this.plane === 'external' && this.scheme === 'http' && !this.path.startsWith('/.well-known/acme-challenge/')) {
-      return this.redirect(`https://${key}${this.path}`);
-    }
+    if (redirectsToHttps(vhost, this.plane, this.scheme, this.path)) return this.redirect(`https://${key}${this.path}`);
     const route = matchRoute(vhost, this.path, raw);
     if (route === null) return this.reply(404, `No route for ${key}${this.path}\n`, 'NR');
     this.route = route;

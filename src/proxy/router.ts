@@ -1,6 +1,6 @@
 // Host → virtual host → route → split, read from one snapshot. Allocation-free on the common path: the request
 // context calls these small functions with the raw request fields.
-import type { HostTable, Route, Split, VirtualHost } from '../model/snapshot.js';
+import type { HostTable, Plane, Route, Split, VirtualHost } from '../model/snapshot.js';
 import { normalizeHost } from '../model/hosts.js';
 
 /** The lookup key of a Host/authority value: the model's normalisation, so request keys match compiled keys. */
@@ -16,6 +16,35 @@ export function absoluteTarget(url: string): { authority: string; path: string }
   if (at >= 0) authority = authority.slice(at + 1);
   const path = m[2] === '' ? '/' : m[2].charCodeAt(0) === 63 /* ? */ ? `/${m[2]}` : m[2];
   return { authority, path };
+}
+
+/** Why a request target cannot be served (the body of a 400). */
+export interface TargetError {
+  readonly message: string;
+}
+const UNSUPPORTED_TARGET: TargetError = { message: 'Bad Request: unsupported request target\n' };
+const TARGET_HOST_MISMATCH: TargetError = { message: 'Bad Request: the request URI host does not match the Host header\n' };
+
+/**
+ * The path to route and forward for a request target, given the request's host key: origin-form as is, an
+ * absolute-form target only when it names the same host. Plain requests and upgrades both go through here.
+ */
+export function requestPath(url: string, key: string): string | TargetError {
+  if (url.charCodeAt(0) === 47 /* / */) return url;
+  const abs = absoluteTarget(url);
+  if (abs === null) return UNSUPPORTED_TARGET;
+  if (hostKey(abs.authority) !== key) return TARGET_HOST_MISMATCH;
+  return abs.path;
+}
+
+const ACME_PREFIX = '/.well-known/acme-challenge/';
+
+/**
+ * A Redirected host sends plain-HTTP requests of the external plane to https; ACME HTTP-01 validations must reach
+ * the challenge responder over plain HTTP, so they are never redirected.
+ */
+export function redirectsToHttps(vhost: VirtualHost, plane: Plane, scheme: string, path: string): boolean {
+  return vhost.httpOption === 'Redirected' && plane === 'external' && scheme === 'http' && !path.startsWith(ACME_PREFIX);
 }
 
 export function lookupHost(table: HostTable, key: string): VirtualHost | null {

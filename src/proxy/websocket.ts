@@ -9,7 +9,7 @@ import { registerConfigKeys } from '../model/config.js';
 import { parseSecondsOrDuration } from '../model/duration.js';
 import { Outcome, type Endpoint, type Target, type Waiter } from '../backends/types.js';
 import { addTargetHeaders, forwardHeaders, peerAddress, type ForwardInfo, type ForwardResult } from './headers.js';
-import { absoluteTarget, hostKey, lookupHost, matchRoute, pickSplit } from './router.js';
+import { hostKey, lookupHost, matchRoute, pickSplit, redirectsToHttps, requestPath } from './router.js';
 import { proxyMetrics } from './metrics.js';
 import { classifyUpstreamError } from './forwarder.js';
 import type { DataPlane, ListenerInfo } from './dataplane.js';
@@ -47,8 +47,6 @@ export function websocketIdleMs(snapshot: Snapshot): number {
   idleCache.set(snapshot, ms);
   return ms;
 }
-
-const ACME_PREFIX = '/.well-known/acme-challenge/';
 
 /** A minimal HTTP/1.1 answer on a raw socket (the upgrade path has no ServerResponse). */
 function rawReply(socket: Socket, status: number, body: string, extra = ''): void {
@@ -285,17 +283,11 @@ function upgrade(dp: DataPlane, req: http.IncomingMessage, socket: Socket, head:
   const host = req.headers.host;
   const key = host === undefined ? null : hostKey(host);
   if (key === null) return rawReply(socket, 400, 'Bad Request: missing or invalid Host header\n');
-  let path = req.url ?? '/';
-  if (path.charCodeAt(0) !== 47 /* / */) {
-    const abs = absoluteTarget(path);
-    if (abs === null) return rawReply(socket, 400, 'Bad Request: unsupported request target\n');
-    path = abs.path;
-  }
+  const path = requestPath(req.url ?? '/', key);
+  if (typeof path !== 'string') return rawReply(socket, 400, path.message);
   const vhost = lookupHost(snapshot.planes[info.plane], key);
   if (vhost === null) return rawReply(socket, 404, `No route for host ${key}\n`);
-  if (vhost.httpOption === 'Redirected' && info.plane === 'external' && info.scheme === 'http' && !path.startsWith(ACME_PREFIX)) {
-    return rawReply(socket, 301, '', `Location: https://${key}${path}\r\n`);
-  }
+  if (redirectsToHttps(vhost, info.plane, info.scheme, path)) return rawReply(socket, 301, '', `Location: https://${key}${path}\r\n`);
   const route = matchRoute(vhost, path, req.rawHeaders);
   if (route === null) return rawReply(socket, 404, `No route for ${key}${path}\n`);
   if (route.handler !== null) return rawReply(socket, 400, 'Bad Request: this route does not accept upgrades\n');

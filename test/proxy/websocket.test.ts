@@ -117,6 +117,15 @@ describe('upgrade path', () => {
     expect(int.status).toBe(101);
   });
 
+  it('400 for an absolute-form target naming another host than Host, as for plain requests', async () => {
+    const req = upgradeReq('ws.example.com').replace('GET /chat ', 'GET http://other.example.com/chat ');
+    const r = await raw(w.external, req);
+    expect(r.status).toBe(400);
+    expect(r.text).toContain('does not match the Host header');
+    const same = await raw(w.external, upgradeReq('ws.example.com').replace('GET /chat ', 'GET http://ws.example.com/chat '), 1000);
+    expect(same.status).toBe(101);
+  });
+
   it('404 for an unknown host', async () => {
     expect((await raw(w.external, upgradeReq('nope.example.com'))).status).toBe(404);
   });
