@@ -3,7 +3,7 @@
 // (serving pkg/autoscaler/config/config.go, pkg/apis/autoscaling/register.go, reconciler/autoscaling/resources).
 // Pure: bad values produce a warning and fall back to the default; they never throw.
 
-import { parseSecondsOrDuration } from '../model/duration.js';
+import { parseGoBool, parseSecondsOrDuration } from '../model/duration.js';
 
 export const ANN = 'autoscaling.knative.dev/';
 
@@ -104,9 +104,9 @@ function dur(raw: string | undefined, name: string, def: number, warn: Warn, ok:
 
 function bool(raw: string | undefined, name: string, def: boolean, warn: Warn): boolean {
   if (raw === undefined || raw.trim() === '') return def;
-  const v = raw.trim().toLowerCase();
-  if (v === 'true') return true;
-  if (v === 'false') return false;
+  // strconv.ParseBool, as Knative reads config-autoscaler.
+  const v = parseGoBool(raw);
+  if (v !== null) return v;
   warn(`${name}: "${raw}" is not true or false; using ${def}`);
   return def;
 }

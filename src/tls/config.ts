@@ -1,7 +1,7 @@
 // The TLS and ACME keys of the `config-wharf` ConfigMap. Pure: raw strings in, typed settings plus problems out,
 // so a bad value is reported with its key and the default is used instead of crashing.
 import type { Problem } from '../model/objects.js';
-import { parseGoDuration } from '../model/duration.js';
+import { parseGoBool, parseGoDuration } from '../model/duration.js';
 import { registerConfigKeys } from '../model/config.js';
 
 export type ChallengeType = 'http-01' | 'tls-alpn-01';
@@ -67,8 +67,9 @@ export function parseTlsSettings(raw: Readonly<Record<string, string>> | undefin
   const bool = (key: string, def: boolean): boolean => {
     const v = str(key);
     if (v === null) return def;
-    if (v.toLowerCase() === 'true') return true;
-    if (v.toLowerCase() === 'false') return false;
+    // The same reading as every other config-wharf boolean (model/config.ts).
+    const b = parseGoBool(v);
+    if (b !== null) return b;
     bad(key, `expected "true" or "false", got ${JSON.stringify(v)}; using ${def}`);
     return def;
   };

@@ -48,6 +48,14 @@ describe('targets and windows from annotations and config-autoscaler', () => {
     expect(w2.some((m) => m.includes('autoscaling.knative.dev/window'))).toBe(true);
     expect(scalingSpecFor({ [A + 'minScale']: '2' }, 0, DEFAULT_AUTOSCALER_CONFIG).minScale).toBe(2);
   });
+
+  it('reads booleans as Knative does (strconv.ParseBool)', () => {
+    expect(parseAutoscalerConfig({ 'enable-scale-to-zero': 'F' }).enableScaleToZero).toBe(false);
+    expect(parseAutoscalerConfig({ 'enable-scale-to-zero': '0', 'allow-zero-initial-scale': 'True' }).allowZeroInitialScale).toBe(true);
+    const warnings: string[] = [];
+    expect(parseAutoscalerConfig({ 'enable-scale-to-zero': 'fAlse' }, (m) => warnings.push(m)).enableScaleToZero).toBe(true);
+    expect(warnings).toHaveLength(1);
+  });
 });
 
 describe('KPA decider (Knative autoscaler.go formulas)', () => {

@@ -81,5 +81,8 @@ describe('parseTlsSettings', () => {
     expect(settings.acme.enabled).toBe(false);
     expect(settings.acme.challenges).toEqual(['http-01']);
     expect(settings.defaultCertificate).toBeNull();
+    // auto-tls is read like every other config-wharf boolean.
+    expect(parseTlsSettings({ 'auto-tls': 'TRUE' }).settings.acme.enabled).toBe(true);
+    expect(parseTlsSettings({ 'auto-tls': '1' }).settings.acme.enabled).toBe(true);
   });
 });
