@@ -6,11 +6,9 @@ import { createBackends } from '../src/backends/index.js';
 import { fixtureSnapshot } from '../test/support/snapshot.js';
 import { PushSource } from '../test/support/wharf.js';
 import { configureLogger } from '../src/observability/logger.js';
-import { resetAccessLog } from '../src/observability/access-log.js';
 
 const [port, origin] = process.argv.slice(2);
 configureLogger({ level: 'info' });
-resetAccessLog();
 const snap = fixtureSnapshot({
   hosts: [{ hosts: ['hello.default.example.com'], routes: [{ splits: [{ backend: 'rev:default/hello-00001', percent: 100, appendHeaders: { 'Knative-Serving-Revision': 'hello-00001', 'Knative-Serving-Namespace': 'default' } }] }] }],
   backends: [{ key: 'rev:default/hello-00001', urls: [origin], revision: 'hello-00001', service: 'hello' }],

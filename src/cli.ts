@@ -19,7 +19,6 @@ import type { Source } from './sources/source.js';
 import { Eventing } from './eventing/runtime.js';
 import { attachEventing, withEventing } from './eventing/wire.js';
 import { configureLogger, child, flushLogs } from './observability/logger.js';
-import { resetAccessLog } from './observability/access-log.js';
 
 const FLAGS = {
   config: { type: 'string', default: 'conf', help: 'folder of Knative manifests' },
@@ -163,7 +162,6 @@ async function routes(o: CliOptions): Promise<number> {
 
 async function serve(o: CliOptions): Promise<void> {
   configureLogger({ level: o.logLevel });
-  resetAccessLog();
   const log = child('cli');
   const dataDir = resolve(o.dataDir);
   let runtime: Runtime | null = null;

@@ -1,7 +1,6 @@
 // The access log: one JSON line per request, with Envoy's field names where Envoy has one, written by a pino child
 // logger so it shares the process destination (asynchronous, buffered).
-import type { Logger } from 'pino';
-import { logger } from './logger.js';
+import { componentLogger } from './logger.js';
 
 export interface AccessEntry {
   method: string;
@@ -24,19 +23,10 @@ export interface AccessEntry {
   user_agent: string;
 }
 
-let accessLogger: Logger | null = null;
-
-/** The access-log logger (a child of the process logger, created on first use). */
-export function accessLog(): Logger {
-  return (accessLogger ??= logger().child({ component: 'access' }));
-}
-
-/** Write one access-log line. Every writer (HTTP requests, WebSocket tunnels) fills the same typed record. */
+/**
+ * Write one access-log line. Every writer (HTTP requests, WebSocket tunnels) fills the same typed record. It goes
+ * through the `access` component of the current process logger, so it follows configureLogger() like the others.
+ */
 export function logAccess(entry: AccessEntry): void {
-  accessLog().info(entry);
-}
-
-/** Call after configureLogger() so the access log follows the new destination. */
-export function resetAccessLog(): void {
-  accessLogger = null;
+  componentLogger('access').info(entry);
 }

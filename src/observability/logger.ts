@@ -41,7 +41,8 @@ export function logger(): Logger {
   return root;
 }
 
-function componentLogger(component: string): Logger {
+/** A component's pino child of the current root (cached until the root is replaced); for hot paths. */
+export function componentLogger(component: string): Logger {
   let l = components.get(component);
   if (l === undefined) {
     l = root.child({ component });

@@ -2,7 +2,6 @@
 // JSON lines wharf writes.
 import { Writable } from 'node:stream';
 import { configureLogger } from '../../src/observability/logger.js';
-import { resetAccessLog } from '../../src/observability/access-log.js';
 
 /** Start capturing at `info`; returns the array the parsed lines are appended to, in order. */
 export function captureLogs(): Record<string, unknown>[] {
@@ -14,12 +13,10 @@ export function captureLogs(): Record<string, unknown>[] {
     },
   });
   configureLogger({ level: 'info', destination: sink });
-  resetAccessLog();
   return lines;
 }
 
 /** Back to a silent logger (test teardown). */
 export function stopCapturingLogs(): void {
   configureLogger({ level: 'silent' });
-  resetAccessLog();
 }
