@@ -5,6 +5,7 @@ import { parse as parseYaml } from 'yaml';
 import type { Problem } from './objects.js';
 import { parseGoBool, parseSecondsOrDuration } from './duration.js';
 import { parseTemplate, TemplateError, renderTemplate } from './gotemplate.js';
+import { isDnsName } from './hosts.js';
 
 export interface DomainSelector {
   domain: string;
@@ -116,7 +117,6 @@ const CHECKED_MAPS = ['config-network', 'config-features', 'config-defaults', 'c
 /** Knative's ConfigMaps carry an `_example` block; it (and any `_`-prefixed key) is documentation, not config. */
 const isExampleKey = (k: string): boolean => k.startsWith('_');
 
-const DNS_NAME = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$/;
 
 export function defaultConfig(): ClusterConfig {
   return parseConfig({}).config;
@@ -160,7 +160,7 @@ export function parseConfig(
   const cdRaw = get('config-wharf', 'cluster-domain');
   if (cdRaw !== undefined) {
     const cd = cdRaw.trim().toLowerCase().replace(/\.$/, '');
-    if (DNS_NAME.test(cd)) clusterDomain = cd;
+    if (isDnsName(cd)) clusterDomain = cd;
     else bad('config-wharf', 'cluster-domain', `"${cdRaw}" is not a DNS name`);
   }
   const accessLog = readBool('config-wharf', 'access-log', true);
@@ -297,7 +297,7 @@ function parseDomains(data: Record<string, string>, clusterDomain: string, probl
     if (isExampleKey(rawKey)) continue;
     const domain = rawKey.trim().toLowerCase().replace(/\.$/, '');
     const where = { severity: 'error' as const, object: 'ConfigMap config-domain', field: `data.${rawKey}` };
-    if (!DNS_NAME.test(domain)) {
+    if (!isDnsName(domain)) {
       problems.push({ ...where, message: `"${rawKey}" is not a domain name` });
       continue;
     }

@@ -5,7 +5,7 @@ import type { ObjectStatus } from './desired.js';
 import { describe, keyOf } from './objects.js';
 import type { ClusterConfig } from './config.js';
 import { registerConfigKeys } from './config.js';
-import { clusterLocalHost, expandedHosts, normalizeHost } from './hosts.js';
+import { clusterLocalHost, expandedHosts, isDnsLabel, normalizeHost } from './hosts.js';
 import { Cron } from 'croner';
 import { compileTriggerFilter, type Filter } from '../eventing/filters.js';
 
@@ -219,7 +219,7 @@ export function parseEventingConfig(config: ClusterConfig, problems: Problem[]):
   const backoffMaxMs = dur('broker-backoff-max', null);
   const defaultTimeoutMs = dur('broker-delivery-timeout', 60_000)!;
   const ingressNs = get('broker-ingress-namespace') ?? 'wharf-system';
-  if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(ingressNs)) bad('broker-ingress-namespace', `"${ingressNs}" is not a namespace name`);
+  if (!isDnsLabel(ingressNs)) bad('broker-ingress-namespace', `"${ingressNs}" is not a namespace name`);
   return {
     brokerClass: get('broker-class') ?? DEFAULT_BROKER_CLASS,
     externalHost,

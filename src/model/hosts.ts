@@ -151,6 +151,17 @@ export function domainFromTemplate(config: ClusterConfig, meta: HostMeta, name: 
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
+/** An RFC 1123 label (a namespace, a tag): lower-case letters, digits and inner '-', 1–63 characters. */
+export function isDnsLabel(s: string): boolean {
+  return DNS_LABEL.test(s);
+}
+
+/** A lower-case DNS name of RFC 1123 labels, ≤ 253 characters; one label is enough. */
+export function isDnsName(h: string): boolean {
+  if (h.length === 0 || h.length > 253) return false;
+  return h.split('.').every((l) => DNS_LABEL.test(l));
+}
+
 /** Kubernetes IsFullyQualifiedDomainName: at least two labels, each a DNS-1123 label, ≤ 253 characters. */
 export function isFullyQualifiedDomainName(h: string): boolean {
   if (h.length === 0 || h.length > 253) return false;
@@ -161,6 +172,5 @@ export function isFullyQualifiedDomainName(h: string): boolean {
 
 /** A KIngress rule host: lower-case DNS name (one label allowed, e.g. from ExpandedHosts), no port. */
 export function isValidRuleHost(h: string): boolean {
-  if (h.length === 0 || h.length > 253) return false;
-  return h.split('.').every((l) => DNS_LABEL.test(l));
+  return isDnsName(h);
 }

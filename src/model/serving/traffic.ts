@@ -2,6 +2,7 @@
 // traffic_target validation), then flattening to revisions grouped by target name ("" = default, then each tag)
 // and consolidated per revision, as S pkg/reconciler/route/traffic/traffic.go does.
 import type { Problem } from '../objects.js';
+import { isDnsLabel } from '../hosts.js';
 
 export interface TrafficTarget {
   tag: string;
@@ -18,7 +19,6 @@ export interface RevisionTarget extends TrafficTarget {
 }
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
 /**
  * Validates and defaults a traffic list. `serviceContext`: the list belongs to a Service, whose targets implicitly
@@ -82,7 +82,7 @@ export function parseTraffic(raw: unknown, field: string, serviceContext: boolea
       err(`${f}.revisionName`, 'expected exactly one, got neither: revisionName, configurationName');
     }
     if (tag !== '') {
-      if (!DNS_LABEL.test(tag)) err(`${f}.tag`, `"${tag}" must be a lower-case DNS label`);
+      if (!isDnsLabel(tag)) err(`${f}.tag`, `"${tag}" must be a lower-case DNS label`);
       const seen = tags.get(tag);
       if (seen !== undefined) err(`${f}.tag`, `Multiple definitions for "${tag}" (also spec.traffic[${seen}].tag)`);
       else tags.set(tag, i);

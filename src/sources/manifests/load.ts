@@ -6,6 +6,7 @@ import { readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { LineCounter, parseAllDocuments, isMap, isScalar, isSeq, type Document, type Node } from 'yaml';
 import type { KObject, Origin, Problem } from '../../model/objects.js';
+import { isDnsLabel } from '../../model/hosts.js';
 import { apiVersionsOf, lookupKind, splitApiVersion, CONFIG_MAP_NAMES } from './kinds.js';
 
 export interface Loaded {
@@ -27,7 +28,6 @@ const documents = new WeakMap<Loaded, { doc: Document; lines: LineCounter }>();
 
 const MANIFEST = /\.ya?ml$/i;
 const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 /** Every `*.yaml`/`*.yml` under `dir`, recursively and sorted, skipping dot-entries and node_modules. */
 export function listManifestFiles(dir: string): { files: string[]; problems: Problem[] } {
@@ -189,7 +189,7 @@ function checkEnvelope(value: unknown, origin: Origin, problems: Problem[], pref
   if (m.name.length > 253 || !DNS1123_SUBDOMAIN.test(m.name)) {
     bad('metadata.name', `"${m.name}" must be a lowercase RFC 1123 subdomain (a-z, 0-9, '-', '.'; at most 253 characters)`);
   }
-  if (!clusterScoped && (m.namespace.length > 63 || !DNS1123_LABEL.test(m.namespace))) {
+  if (!clusterScoped && !isDnsLabel(m.namespace)) {
     bad('metadata.namespace', `"${m.namespace}" must be a lowercase RFC 1123 label (a-z, 0-9, '-'; at most 63 characters)`);
   }
   for (const mapName of ['labels', 'annotations'] as const) {

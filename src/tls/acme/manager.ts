@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { Snapshot } from '../../model/snapshot.js';
+import { isFullyQualifiedDomainName } from '../../model/hosts.js';
 import { child } from '../../observability/logger.js';
 import { parseTlsSettings, type AcmeSettings } from '../config.js';
 import { checkPair } from '../pem.js';
@@ -55,7 +56,6 @@ interface HostState {
 }
 
 const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
-const HOST_RE = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$/;
 
 /** Hosts that may get a public certificate: external, routed, no TLS secret, a real DNS name outside the cluster domain. */
 export function autoTlsHosts(snapshot: Snapshot): string[] {
@@ -63,7 +63,7 @@ export function autoTlsHosts(snapshot: Snapshot): string[] {
   const out: string[] = [];
   for (const [host, vh] of snapshot.planes.external.hosts) {
     if (vh.visibility !== 'ExternalIP' || vh.tlsSecret) continue;
-    if (!HOST_RE.test(host) || IPV4.test(host)) continue;
+    if (!isFullyQualifiedDomainName(host) || IPV4.test(host)) continue;
     if (host.endsWith(`.${cd}`) || host.endsWith('.svc')) continue;
     out.push(host);
   }

@@ -3,6 +3,7 @@
 import { mkdir, readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../../atomic-file.js';
+import { isDnsName } from '../../model/hosts.js';
 
 export interface StoredAccount {
   directoryUrl: string;
@@ -16,8 +17,6 @@ export interface StoredCert {
   cert: string;
   key: string;
 }
-
-const HOST_RE = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/;
 
 export class CertStorage {
   readonly dir: string;
@@ -57,7 +56,7 @@ export class CertStorage {
     for (const f of files) {
       if (!f.endsWith('.crt')) continue;
       const host = f.slice(0, -4);
-      if (!HOST_RE.test(host) || !files.includes(`${host}.key`)) continue;
+      if (!isDnsName(host) || !files.includes(`${host}.key`)) continue;
       const [cert, key] = await Promise.all([readFile(join(this.certsDir, f), 'utf8'), readFile(join(this.certsDir, `${host}.key`), 'utf8')]);
       out.push({ host, cert, key });
     }
@@ -65,7 +64,7 @@ export class CertStorage {
   }
 
   async saveCert(c: StoredCert): Promise<void> {
-    if (!HOST_RE.test(c.host)) throw new Error(`refusing to store a certificate under an odd host name ${JSON.stringify(c.host)}`);
+    if (!isDnsName(c.host)) throw new Error(`refusing to store a certificate under an odd host name ${JSON.stringify(c.host)}`);
     await mkdir(this.certsDir, { recursive: true, mode: 0o700 });
     // A crash between these two writes leaves a mismatched pair; loading rejects it and the host is reissued.
     await writeFileAtomic(join(this.certsDir, `${c.host}.key`), c.key, { mode: 0o600 });
