@@ -14,7 +14,6 @@ import { EventingStatusWriter } from './eventing-status.js';
 export interface KubernetesClusterOptions extends KubernetesSourceOptions {
   /** This replica's identity for the Lease (default: POD_NAME or the hostname). */
   identity?: string;
-  clusterDomain?: string;
   /** The gateway pods to probe; default: ready addresses of the `wharf-internal` Service's EndpointSlices. */
   probeTargets?: () => ProbeTarget[];
   /** Ports probed on a gateway pod whose EndpointSlices name none (default 8080 external, 8081 internal). */

@@ -28,6 +28,8 @@ export interface KubernetesSourceOptions {
   servingNamespace?: string;
   /** wharf's own namespace (Lease, gateway Services, default certificates). */
   namespace?: string;
+  /** Cluster domain (WHARF_CLUSTER_DOMAIN): the default for config-wharf cluster-domain. */
+  clusterDomain?: string;
   /** Quiet time after the last change before a new Desired is built (default 60 ms, never more than 4× that). */
   debounceMs?: number;
   /** Watch server timeout (default 300 s). */
@@ -157,7 +159,7 @@ export class KubernetesSource implements Source {
         brokers: list(this.reflectors.brokers),
         triggers: list(this.reflectors.triggers),
       },
-      { brokerClass: this.opts.brokerClass ?? WHARF_BROKER_CLASS, ownNamespace: this.namespace },
+      { brokerClass: this.opts.brokerClass ?? WHARF_BROKER_CLASS, ownNamespace: this.namespace, clusterDomain: this.opts.clusterDomain },
     );
     this.emitted = t.ingresses;
     this.emittedEventing = t.desired.eventing;

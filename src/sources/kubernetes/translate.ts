@@ -24,6 +24,8 @@ export interface TranslateOptions {
   brokerClass: string;
   /** wharf's own namespace: its TLS Secrets (default certificates) are always passed on. */
   ownNamespace: string;
+  /** The cluster domain from the pod's environment (WHARF_CLUSTER_DOMAIN), when set. */
+  clusterDomain?: string;
 }
 
 /** What was handed to the runtime for one ingress: the status writer reports on exactly this. */
@@ -82,9 +84,11 @@ export function translate(objs: ClusterObjects, opts: TranslateOptions): Transla
   for (const cm of objs.configMaps) {
     if ((CONFIG_MAPS as readonly string[]).includes(cm.metadata.name)) d.configMaps[cm.metadata.name] = { ...(cm.data ?? {}) };
   }
-  // Broker status names wharf-broker-ingress.<wharf's namespace>; serve that host unless config-wharf says otherwise.
+  // Defaults only the cluster side knows, so the model serves (and status advertises) the same names: the broker
+  // ingress Service is in wharf's own namespace, and the cluster domain is the pod's. config-wharf still wins.
   const wharfCm = (d.configMaps['config-wharf'] ??= {});
-  if (!wharfCm['broker-ingress-namespace']) wharfCm['broker-ingress-namespace'] = opts.ownNamespace;
+  const clusterDefaults: Record<string, string | undefined> = { 'broker-ingress-namespace': opts.ownNamespace, 'cluster-domain': opts.clusterDomain };
+  for (const [key, value] of Object.entries(clusterDefaults)) if (value && !wharfCm[key]) wharfCm[key] = value;
   const defaults = d.configMaps['config-defaults'] ?? {};
 
   // Endpoint slices by owning Service.

@@ -47,4 +47,12 @@ describe('translate (cluster objects → Desired)', () => {
     expect(d.secrets.map((s) => s.metadata.name)).toEqual(['default-cert']);
     expect(d.secrets[0].data).toEqual({ 'tls.crt': 'x', 'tls.key': 'y' });
   });
+
+  it('defaults config-wharf broker-ingress-namespace and cluster-domain from the pod, and lets config-wharf win', () => {
+    const o = empty();
+    expect(translate(o, { ...opts, clusterDomain: 'corp.local' }).desired.configMaps['config-wharf']).toEqual({ 'broker-ingress-namespace': 'wharf-system', 'cluster-domain': 'corp.local' });
+    expect(translate(o, opts).desired.configMaps['config-wharf']).toEqual({ 'broker-ingress-namespace': 'wharf-system' });
+    o.configMaps.push(k({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'config-wharf', namespace: 'knative-serving' }, data: { 'broker-ingress-namespace': 'edge', 'cluster-domain': 'other.local' } }));
+    expect(translate(o, { ...opts, clusterDomain: 'corp.local' }).desired.configMaps['config-wharf']).toEqual({ 'broker-ingress-namespace': 'edge', 'cluster-domain': 'other.local' });
+  });
 });
