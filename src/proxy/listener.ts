@@ -7,6 +7,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { DataPlane, ListenerInfo } from './dataplane.js';
 import { child } from '../observability/logger.js';
 import { proxyUpgrade } from './websocket.js';
+import { rawReply } from './raw-reply.js';
 
 const log = child('listener');
 
@@ -69,9 +70,7 @@ export function onClientError(err: Error & { code?: string }, socket: Socket): v
   const status = clientErrorStatus(err.code);
   const body = `${REASONS[status]}: ${err.code ?? 'malformed request'}\n`;
   log.debug({ code: err.code, remote: socket.remoteAddress }, 'rejected malformed request');
-  socket.end(
-    `HTTP/1.1 ${status} ${REASONS[status]}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-  );
+  rawReply(socket, status, body, '', REASONS[status]);
   socket.destroySoon?.();
 }
 

@@ -11,6 +11,7 @@ import { Outcome, type Endpoint, type Target, type Waiter } from '../backends/ty
 import { addTargetHeaders, forwardHeaders, peerAddress, type ForwardInfo, type ForwardResult } from './headers.js';
 import { hostKey, lookupHost, matchRoute, pickSplit, redirectsToHttps, requestPath } from './router.js';
 import { proxyMetrics } from './metrics.js';
+import { rawReply } from './raw-reply.js';
 import { classifyUpstreamError } from './forwarder.js';
 import type { DataPlane, ListenerInfo } from './dataplane.js';
 import { child } from '../observability/logger.js';
@@ -46,17 +47,6 @@ export function websocketIdleMs(snapshot: Snapshot): number {
   ms = Math.round(seconds * 1000);
   idleCache.set(snapshot, ms);
   return ms;
-}
-
-/** A minimal HTTP/1.1 answer on a raw socket (the upgrade path has no ServerResponse). */
-function rawReply(socket: Socket, status: number, body: string, extra = ''): void {
-  if (!socket.writable) {
-    socket.destroy();
-    return;
-  }
-  socket.end(
-    `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? ''}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${extra}Connection: close\r\n\r\n${body}`,
-  );
 }
 
 function head(status: number, message: string | undefined, raw: string[]): string {
