@@ -88,7 +88,8 @@ export function translate(objs: ClusterObjects, opts: TranslateOptions): Transla
   // ingress Service is in wharf's own namespace, and the cluster domain is the pod's. config-wharf still wins.
   const wharfCm = (d.configMaps['config-wharf'] ??= {});
   const clusterDefaults: Record<string, string | undefined> = { 'broker-ingress-namespace': opts.ownNamespace, 'cluster-domain': opts.clusterDomain };
-  for (const [key, value] of Object.entries(clusterDefaults)) if (value && !wharfCm[key]) wharfCm[key] = value;
+  // Blank counts as unset, as the model reads config-wharf (trimmed).
+  for (const [key, value] of Object.entries(clusterDefaults)) if (value && !wharfCm[key]?.trim()) wharfCm[key] = value;
   const defaults = d.configMaps['config-defaults'] ?? {};
 
   // Endpoint slices by owning Service.
@@ -188,7 +189,7 @@ export function translate(objs: ClusterObjects, opts: TranslateOptions): Transla
   // Eventing: Brokers of our class and the Triggers that name them.
   const brokers = new Set<string>();
   // config-wharf `broker-class` (read by eventing too) wins over the option, so both agree on which Brokers are ours.
-  const brokerClass = d.configMaps['config-wharf']?.['broker-class'] || opts.brokerClass;
+  const brokerClass = d.configMaps['config-wharf']?.['broker-class']?.trim() || opts.brokerClass;
   for (const b of objs.brokers) {
     if (b.metadata.annotations?.[BROKER_CLASS_ANNOTATION] !== brokerClass || b.metadata.deletionTimestamp) continue;
     brokers.add(nsName(b.metadata.namespace, b.metadata.name));

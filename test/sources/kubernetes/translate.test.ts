@@ -55,4 +55,13 @@ describe('translate (cluster objects → Desired)', () => {
     o.configMaps.push(k({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'config-wharf', namespace: 'knative-serving' }, data: { 'broker-ingress-namespace': 'edge', 'cluster-domain': 'other.local' } }));
     expect(translate(o, { ...opts, clusterDomain: 'corp.local' }).desired.configMaps['config-wharf']).toEqual({ 'broker-ingress-namespace': 'edge', 'cluster-domain': 'other.local' });
   });
+
+  it('reads config-wharf broker-class and the defaulted keys trimmed, as the eventing model does', () => {
+    const o = empty();
+    o.configMaps.push(k({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'config-wharf', namespace: 'knative-serving' }, data: { 'broker-class': ' mine\n', 'broker-ingress-namespace': ' ' } }));
+    o.brokers.push(k({ apiVersion: 'eventing.knative.dev/v1', kind: 'Broker', metadata: { name: 'b', namespace: 'ns', annotations: { 'eventing.knative.dev/broker.class': 'mine' } } }));
+    const d = translate(o, opts).desired;
+    expect(d.eventing.map((b) => b.metadata.name)).toEqual(['b']);
+    expect(d.configMaps['config-wharf']['broker-ingress-namespace']).toBe('wharf-system');
+  });
 });
