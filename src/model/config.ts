@@ -111,8 +111,11 @@ const AUTOSCALER_KEYS = [
   'scale-down-delay', 'max-scale-limit',
 ];
 
-/** The ConfigMaps whose keys wharf checks for typos. */
-const CHECKED_MAPS = ['config-network', 'config-features', 'config-defaults', 'config-autoscaler', 'config-wharf'];
+/** The ConfigMaps the model reads (Desired.configMaps): what every source must pass on. */
+export const MODEL_CONFIG_MAPS = ['config-network', 'config-domain', 'config-features', 'config-defaults', 'config-autoscaler', 'config-wharf'] as const;
+
+/** The ConfigMaps whose keys wharf checks for typos (config-domain's keys are domains). */
+const CHECKED_MAPS: string[] = MODEL_CONFIG_MAPS.filter((m) => m !== 'config-domain');
 
 /** Knative's ConfigMaps carry an `_example` block; it (and any `_`-prefixed key) is documentation, not config. */
 const isExampleKey = (k: string): boolean => k.startsWith('_');

@@ -1,9 +1,9 @@
 // Names, ports and the API surface of wharf in a cluster. The deploy manifests (docker/kubernetes) are tested
 // against these, so a port or an RBAC verb cannot drift between the code and what the cluster grants.
 export { INGRESS_CLASS_ANNOTATION, WHARF_INGRESS_CLASS } from '../../model/kingress.js';
-
-export const BROKER_CLASS_ANNOTATION = 'eventing.knative.dev/broker.class';
-export const WHARF_BROKER_CLASS = 'wharf';
+export { BROKER_CLASS_ANNOTATION, DEFAULT_BROKER_CLASS as WHARF_BROKER_CLASS, GATEWAY_BROKER_INGRESS as BROKER_INGRESS_SERVICE } from '../../model/eventing.js';
+/** The Knative ConfigMaps wharf reads from the serving namespace: the ones the model reads. */
+export { MODEL_CONFIG_MAPS as CONFIG_MAPS } from '../../model/config.js';
 /** Kourier's finalizer name (the generated KIngress reconciler's), so switching implementations keeps working. */
 export const INGRESS_FINALIZER = 'ingresses.networking.internal.knative.dev';
 
@@ -11,12 +11,8 @@ export const DEFAULT_NAMESPACE = 'wharf-system';
 export const KNATIVE_SERVING_NAMESPACE = 'knative-serving';
 export const PUBLIC_SERVICE = 'wharf';
 export const INTERNAL_SERVICE = 'wharf-internal';
-export const BROKER_INGRESS_SERVICE = 'wharf-broker-ingress';
 export const LEASE_NAME = 'wharf-leader';
 export const DEFAULT_CLUSTER_DOMAIN = 'cluster.local';
-
-/** The Knative ConfigMaps wharf reads from the serving namespace. */
-export const CONFIG_MAPS = ['config-network', 'config-domain', 'config-features', 'config-autoscaler', 'config-defaults', 'config-wharf'] as const;
 
 /** Container ports of a wharf pod (Kourier's layout: 8080/8443 external, 8081/8444 internal). */
 export const PORTS = {

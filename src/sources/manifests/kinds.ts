@@ -1,6 +1,7 @@
 // Which kinds a manifest folder may hold, and where each one goes. Kubernetes would reject an apiVersion its API
 // server does not serve, so a known group with an unknown version is an error; a kind wharf does not know at all is
 // only a warning (a folder shared with other tools may hold anything).
+import { MODEL_CONFIG_MAPS } from '../../model/config.js';
 
 export type KindClass = 'serving' | 'eventing' | 'configmap' | 'secret';
 
@@ -59,13 +60,8 @@ export function lookupKind(apiVersion: string, kind: string): KindLookup {
 }
 
 /** Knative ConfigMaps wharf (or one of its capabilities) reads; the namespace they sit in does not matter. */
-export const CONFIG_MAP_NAMES: ReadonlySet<string> = new Set([
-  'config-network',
-  'config-domain',
-  'config-features',
-  'config-defaults',
-  'config-autoscaler',
-  'config-wharf',
+export const CONFIG_MAP_NAMES: ReadonlySet<string> = new Set<string>([
+  ...MODEL_CONFIG_MAPS,
   'config-deployment',
   'config-gc',
   'config-observability',
