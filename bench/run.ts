@@ -1,6 +1,7 @@
 // npm run bench: one run, one table. Direct to a Node hello-world backend, then the same backend behind wharf (real
 // CLI, manifest folder, routing + metrics + access log on), http-proxy-3 with a keep-alive agent, and nginx if it is
-// installed. Each proxy is pinned to its own core; the load generator and the backend share the other one.
+// installed, plus a bare node:http + undici Pool.dispatch proxy: the floor of wharf's own stack. Each proxy is pinned
+// to its own core; the load generator and the backend share the other one.
 // Then a fixed-rate run (about 1,000 req/s, Poisson arrivals) over the same targets, for the latency each adds at p99.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync, mkdirSync, rmSync } from 'node:fs';
@@ -275,6 +276,11 @@ async function main(): Promise<void> {
   start(PROXY_CPU, process.execPath, ['--import', 'tsx', 'bench/http-proxy-3-peer.ts', String(peerPort), `http://127.0.0.1:${backendPort}`]);
   await waitHttp(peerPort, HOST);
   targets.push({ name: 'http-proxy-3 (keep-alive)', port: peerPort });
+
+  const undiciPort = await freePort();
+  start(PROXY_CPU, process.execPath, ['--import', 'tsx', 'bench/undici-peer.ts', String(undiciPort), `http://127.0.0.1:${backendPort}`]);
+  await waitHttp(undiciPort, HOST);
+  targets.push({ name: 'bare undici (floor)', port: undiciPort });
 
   if (NGINX) {
     const nginxPort = await freePort();
