@@ -341,11 +341,11 @@ async function main(): Promise<void> {
   // row adds over direct is the proxy's own work and its contention with the backend, as on a server that runs both.
   // (With the backend beside the load generator, direct never crosses cores and each proxy crosses four times; on a
   // VM a cross-core wakeup alone costs about a millisecond at p99, for nginx as much as for wharf.) Targets are
-  // interleaved over BENCH_RATE_ROUNDS rounds and each row is the median round, so one noisy second decides nothing.
+  // interleaved over BENCH_RATE_ROUNDS rounds and each figure is the median over the rounds, so one noisy second decides nothing.
   repin(backend.pid, PROXY_CPU);
   const ROUNDS = Number(process.env.BENCH_RATE_ROUNDS ?? 5);
   const tool = HAVE_WRK ? 'wrk + bench/fixed-rate.lua, Poisson arrivals' : HAVE_HEY ? 'hey' : 'bench/loadgen.ts';
-  process.stdout.write(`\nfixed rate, about ${RATE} req/s (${tool}), ${ROUNDS} interleaved rounds of ${RATE_SECONDS}s (median round):\n`);
+  process.stdout.write(`\nfixed rate, about ${RATE} req/s (${tool}), ${ROUNDS} interleaved rounds of ${RATE_SECONDS}s (medians over rounds):\n`);
   for (const t of targets) fixedRate(t.port, HOST, 2); // warm-up at the rate itself
   const runs = new Map<string, RateResult[]>(targets.map((t) => [t.name, []]));
   for (let i = 0; i < ROUNDS; i++) for (const t of targets) runs.get(t.name)!.push(fixedRate(t.port, HOST));
